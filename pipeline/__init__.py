@@ -1,0 +1,1 @@
+"""Preprocessing pipeline: raw dataset trees -> Zarr stores under cache/."""

@@ -1,0 +1,140 @@
+"""Dataset facts from datasets.yaml, as frozen dataclasses.
+
+`load_dataset(name)` is the one reader of datasets.yaml; an entry with `extends: other` takes
+every key of `other` and overrides the ones it names.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATASETS_YAML = REPO_ROOT / "datasets.yaml"
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    """One sensor modality: nominal rate, unit and fixed physical range per axis, shape (3, 2)."""
+
+    name: str
+    rate_hz: float
+    unit: str
+    range: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    segments: int
+    candidates: int
+    frame_size: tuple[int, int]  # (H, W) of stored frames
+
+
+@dataclass(frozen=True)
+class StageDefaults:
+    batch: int
+    lr: float
+    lr_step: int
+    lr_gamma: float
+    epochs: int
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    layout: str
+    root: Path
+    classes: tuple[str, ...]
+    aliases: dict[str, list[str]]
+    sensors: dict[str, SensorSpec]
+    signal_length: int
+    video: VideoSpec
+    protocols: dict[str, dict[str, dict[str, list]]]
+    default_protocol: str
+    teacher: StageDefaults
+    student: StageDefaults
+    loss_weights: dict[str, float]
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(self.sensors)
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@lru_cache(maxsize=None)
+def _read_yaml(path: str) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def dataset_names(path: Path = DATASETS_YAML) -> list[str]:
+    return list(_read_yaml(str(path)))
+
+
+def _resolve_entry(entries: dict, name: str, seen: tuple[str, ...] = ()) -> dict:
+    if name not in entries:
+        raise KeyError(f"unknown dataset {name!r}; datasets.yaml declares: {', '.join(entries)}")
+    if name in seen:
+        raise ValueError(f"datasets.yaml: 'extends' cycle through {name!r}")
+    entry = dict(entries[name])
+    parent = entry.pop("extends", None)
+    if parent is None:
+        return entry
+    return _deep_merge(_resolve_entry(entries, parent, seen + (name,)), entry)
+
+
+def _axis_ranges(value) -> tuple[tuple[float, float], ...]:
+    if isinstance(value, (int, float)):
+        return ((-float(value), float(value)),) * 3
+    pairs = tuple((float(lo), float(hi)) for lo, hi in value)
+    if len(pairs) != 3:
+        raise ValueError(f"a sensor range needs one [lo, hi] pair per axis (3), got {value!r}")
+    return pairs
+
+
+def load_dataset(name: str, path: Path = DATASETS_YAML) -> DatasetSpec:
+    """The resolved entry `name` of datasets.yaml; the root comes from `root_env` when it is set."""
+    entry = _resolve_entry(_read_yaml(str(path)), name)
+    root = os.environ.get(entry.get("root_env", ""), "") or entry["root"]
+    root_path = Path(root)
+    if not root_path.is_absolute():
+        root_path = REPO_ROOT / root_path
+    video = entry["video"]
+    train = entry["train"]
+    return DatasetSpec(
+        name=name,
+        layout=entry["layout"],
+        root=root_path,
+        classes=tuple(entry["classes"]),
+        aliases=dict(entry.get("aliases") or {}),
+        sensors={
+            mod: SensorSpec(mod, float(s["rate_hz"]), s["unit"], _axis_ranges(s["range"]))
+            for mod, s in entry["sensors"].items()
+        },
+        signal_length=int(entry["signal_length"]),
+        video=VideoSpec(int(video["segments"]), int(video["candidates"]), tuple(video["frame_size"])),
+        protocols=entry["protocols"],
+        default_protocol=entry["default_protocol"],
+        teacher=StageDefaults(**train["teacher"]),
+        student=StageDefaults(**train["student"]),
+        loss_weights={k: float(v) for k, v in train["loss_weights"].items()},
+        raw=entry,
+    )
