@@ -1,0 +1,301 @@
+"""Berkeley-MHAD: camera frame folders, Shimmer accelerometer text files, camera time stamps.
+
+- clips: `Cluster{LL}/Cam{CC}/S{SS}/A{AA}/R{RR}/` folders of GRBG Bayer PGM frames; camera =
+  flattened (cluster, cam): Cluster01 Cam01-04 -> 1-4, Cluster02 -> 5-8, Cluster03 -> 9-10, Cluster04 -> 11-12.
+- sensors: `acc_h{HH}_s{SS}_a{AA}_r{RR}.txt` -> modality `acc_h{HH}`; rows `ax ay az unix_time`.
+- time stamps: `time_stamps_img_s{SS}_a{AA}_r{RR}.txt`, rows `frame_index unix_seconds`.
+Take key `s{SS}_a{AA}_r{RR}`, label A-1, subject S, trial R. T-pose and background recordings
+(`t-pose`, `b01`) are documented non-takes and are skipped silently.
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import DatasetSpec
+from pipeline.records import Clip, SensorStream, SourceError, Take
+from pipeline.sources import Scan, index_of, requested_modalities, walk_files
+
+CLUSTER_CAMERAS = {1: (0, 4), 2: (4, 4), 3: (8, 2), 4: (10, 2)}  # cluster -> (camera offset, cameras)
+ACC_PATTERN = re.compile(r"acc_h(\d+)_s(\d+)_a(\d+)_r(\d+)\.txt", re.IGNORECASE)
+TIMES_PATTERN = re.compile(r"time_stamps_img_s(\d+)_a(\d+)_r(\d+)\.txt", re.IGNORECASE)
+NON_TAKE = re.compile(r"(^|[_/])(t-?pose|b\d+)($|[_.])", re.IGNORECASE)
+FRAME_NUMBER = re.compile(r"_(\d+)\.pgm$", re.IGNORECASE)
+
+
+def take_key(subject: int, action: int, repetition: int) -> str:
+    return f"s{subject:02d}_a{action:02d}_r{repetition:02d}"
+
+
+def camera_number(cluster: int, cam: int) -> int | None:
+    """1..12 for a valid (cluster, cam) pair, else None."""
+    if cluster not in CLUSTER_CAMERAS:
+        return None
+    offset, count = CLUSTER_CAMERAS[cluster]
+    return offset + cam if 1 <= cam <= count else None
+
+
+CAMERA_LEVELS = (r"cluster(\d+)", r"cam(\d+)", r"s(\d+)", r"a(\d+)")
+
+
+def _camera_chain(folder: Path, depth: int = 4) -> tuple[int, ...] | None:
+    """(cluster, cam, subject, action)[:depth] when folder ends in `Cluster{LL}/Cam{CC}/S{SS}/A{AA}`[:depth]."""
+    parts = folder.parts[-depth:]
+    if len(parts) < depth:
+        return None
+    numbers = [index_of(p, name) for p, name in zip(CAMERA_LEVELS[:depth], parts)]
+    return None if None in numbers else tuple(numbers)
+
+
+def _has_frames(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return any(e.name.lower().endswith(".pgm") for e in entries)
+
+
+def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = None) -> Scan:
+    """Takes from accelerometer files and camera folders, paired by (S, A, R); frame folders are not listed."""
+    root = Path(root)
+    wanted = requested_modalities(spec, modalities)
+    problems: list[str] = []
+    sensor_files: dict[str, dict[str, Path]] = {}
+    clip_folders: dict[tuple[str, int], Path] = {}
+    time_files: dict[str, Path] = {}
+    ids: dict[str, tuple[int, int, int]] = {}
+    found_modalities: set[str] = set()
+
+    def label_ok(where: Path, action: int) -> bool:
+        if 1 <= action <= spec.num_classes:
+            return True
+        problems.append(f"{where}: action A{action:02d} outside A01..A{spec.num_classes:02d} (skipped)")
+        return False
+
+    def prune(folder: Path, child: str) -> bool:
+        """Never descend into frame folders (thousands of files); record them as clips instead."""
+        if NON_TAKE.search(child):
+            return True
+        repetition = index_of(r"r(\d+)", child)
+        if repetition is None:
+            if _camera_chain(folder, 3) is not None and index_of(r"a(\d+)", child) is None:
+                problems.append(f"{folder / child}: unexpected folder in a camera tree (skipped)")
+                return True
+            return False
+        chain = _camera_chain(folder)
+        if chain is None:
+            return True  # R folders of other sensors (e.g. Kinect) hold frames too
+        cluster, cam, subject, action = chain
+        path = folder / child
+        camera = camera_number(cluster, cam)
+        if camera is None:
+            problems.append(f"{path}: Cluster{cluster:02d}/Cam{cam:02d} is not one of the 12 cameras (skipped)")
+        elif label_ok(path, action):
+            key = take_key(subject, action, repetition)
+            if not _has_frames(path):
+                problems.append(f"{path}: no .pgm frames (skipped)")
+            elif (key, camera) in clip_folders:
+                problems.append(f"{path}: duplicate of {clip_folders[key, camera]} (skipped)")
+            else:
+                clip_folders[key, camera] = path
+                ids[key] = (subject, action, repetition)
+        return True
+
+    for folder, entry in walk_files(root, prune):
+        name = entry.name
+        path = folder / name
+        lower = name.lower()
+        if not lower.endswith(".txt"):
+            continue
+        acc = ACC_PATTERN.fullmatch(name)
+        times = TIMES_PATTERN.fullmatch(name)
+        if acc is not None:
+            shimmer, subject, action, repetition = (int(g) for g in acc.groups())
+            modality = f"acc_h{shimmer:02d}"
+            if modality not in spec.sensors:
+                problems.append(f"{path}: {modality} is not a sensor of {spec.name} (skipped)")
+                continue
+            if modality not in wanted or not label_ok(path, action):
+                continue
+            if entry.stat().st_size == 0:
+                problems.append(f"{path}: empty file (skipped)")
+                continue
+            key = take_key(subject, action, repetition)
+            files = sensor_files.setdefault(key, {})
+            if modality in files:
+                problems.append(f"{path}: duplicate of {files[modality]} (skipped)")
+                continue
+            files[modality] = path
+            found_modalities.add(modality)
+            ids[key] = (subject, action, repetition)
+        elif times is not None:
+            subject, action, repetition = (int(g) for g in times.groups())
+            time_files.setdefault(take_key(subject, action, repetition), path)
+        elif (lower.startswith("acc_") or lower.startswith("time_stamps")) and not NON_TAKE.search(name):
+            problems.append(f"{path}: unexpected accelerometer or time-stamp file name (skipped)")
+
+    takes = []
+    for key in sorted(ids):
+        subject, action, repetition = ids[key]
+        files = {m: sensor_files[key][m] for m in wanted if m in sensor_files.get(key, {})}
+        takes.append(Take(key=key, label=action - 1, subject=subject, trial=repetition, sensor_files=files))
+    clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(clip_folders.items())]
+    return Scan(
+        takes=takes,
+        clips=clips,
+        problems=problems,
+        missing_modalities=[m for m in wanted if m not in found_modalities],
+        frame_time_files={k: v for k, v in sorted(time_files.items()) if k in ids},
+    )
+
+
+def _read_table(path: Path, columns: int, layout: str) -> np.ndarray:
+    """Whitespace-separated numeric text -> (rows, columns) float64; a bad row is named by line number."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # numpy warns on an empty file; reported below
+            table = np.loadtxt(path, dtype=np.float64, comments=None, ndmin=2)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except ValueError:
+        table = None
+    if table is not None and table.size == 0:
+        raise SourceError(f"{path}: empty file")
+    if table is not None and table.shape[1] == columns:
+        return table
+    text = path.read_text(encoding="ascii", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            if len(fields) != columns:
+                raise ValueError
+            [float(f) for f in fields]
+        except ValueError:
+            raise SourceError(f"{path}: line {number} is not '{layout}': {line.strip()[:60]!r}") from None
+    raise SourceError(f"{path}: not a table of '{layout}' rows")
+
+
+def read_stream(path: Path, modality: str) -> SensorStream:
+    """Raw accelerometer stream: times = unix seconds (column 4), values (N, 3) in g (columns 1-3)."""
+    if not re.fullmatch(r"acc_h\d\d", modality):
+        raise ValueError(f"Berkeley-MHAD modalities are acc_h01..acc_h06, not {modality!r}")
+    table = _read_table(path, 4, "ax ay az unix_time")
+    return SensorStream(times=table[:, 3].copy(), values=np.ascontiguousarray(table[:, :3]))
+
+
+def read_frame_times(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Camera time stamps: (frame_index (N,) int64, unix_seconds (N,) float64) in file order."""
+    table = _read_table(path, 2, "frame_index unix_seconds")
+    index = table[:, 0]
+    if not np.array_equal(index, np.round(index)) or (index < 0).any():
+        raise SourceError(f"{path}: frame indices are not non-negative integers")
+    return index.astype(np.int64), table[:, 1].copy()
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The .pgm frames of a clip folder sorted by their trailing frame number `_{FFFFF}.pgm`."""
+    folder = Path(folder)
+    try:
+        names = [e.name for e in os.scandir(folder) if e.name.lower().endswith(".pgm")]
+    except OSError as exc:
+        raise SourceError(f"{folder}: cannot list frame folder ({exc.strerror})") from exc
+    if not names:
+        raise SourceError(f"{folder}: no .pgm frames")
+    numbered = []
+    for name in names:
+        match = FRAME_NUMBER.search(name)
+        if match is None:
+            raise SourceError(f"{folder / name}: frame name does not end in _<number>.pgm")
+        numbered.append((int(match.group(1)), name))
+    numbered.sort()
+    return [folder / name for _, name in numbered]
+
+
+def _read_pgm(path: Path) -> np.ndarray:
+    """Binary PGM (P5) -> (H, W) uint8; 16-bit samples (maxval > 255) are big-endian, scaled to 0-255."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from exc
+    fields: list[bytes] = []
+    pos = 0
+    while len(fields) < 4:
+        while pos < len(data) and data[pos : pos + 1].isspace():
+            pos += 1
+        if data[pos : pos + 1] == b"#":
+            end = data.find(b"\n", pos)
+            pos = len(data) if end < 0 else end + 1
+            continue
+        start = pos
+        while pos < len(data) and not data[pos : pos + 1].isspace() and data[pos : pos + 1] != b"#":
+            pos += 1
+        if start == pos:
+            raise SourceError(f"{path}: truncated PGM header")
+        fields.append(data[start:pos])
+    if fields[0] != b"P5":
+        raise SourceError(f"{path}: not a binary PGM (magic {fields[0][:8]!r}, expected b'P5')")
+    try:
+        width, height, maxval = (int(f) for f in fields[1:])
+    except ValueError:
+        raise SourceError(f"{path}: malformed PGM header {b' '.join(fields[1:])!r}") from None
+    if width < 2 or height < 2 or not 0 < maxval < 65536:
+        raise SourceError(f"{path}: unsupported PGM size {width}x{height} or maxval {maxval}")
+    pos += 1  # the single whitespace byte that ends the header
+    sample_bytes = 1 if maxval < 256 else 2
+    expected = width * height * sample_bytes
+    raster = data[pos : pos + expected]
+    if len(raster) != expected:
+        raise SourceError(f"{path}: PGM raster has {len(raster)} bytes, expected {expected} ({width}x{height})")
+    if sample_bytes == 1:
+        image = np.frombuffer(raster, dtype=np.uint8).reshape(height, width)
+        return image if maxval == 255 else _scale(image.astype(np.uint32), maxval)
+    return _scale(np.frombuffer(raster, dtype=">u2").reshape(height, width).astype(np.uint32), maxval)
+
+
+def _scale(image: np.ndarray, maxval: int) -> np.ndarray:
+    """Integer samples in [0, maxval] -> uint8 in [0, 255], rounded."""
+    return ((np.minimum(image, maxval) * 255 + maxval // 2) // maxval).astype(np.uint8)
+
+
+def demosaic_grbg(raw: np.ndarray) -> np.ndarray:
+    """Bilinear demosaic of a GRBG Bayer mosaic (H, W) uint8 -> (H, W, 3) uint8 RGB.
+
+    Row 0 reads G R G R ..., row 1 B G B G ...; a missing colour is the mean of its 2 or 4
+    nearest same-colour neighbours (kernels [1 2 1; 2 4 2; 1 2 1]/4 for R, B and [0 1 0; 1 4 1; 0 1 0]/4 for G).
+    """
+    h, w = raw.shape
+    # Mirror padding without repeating the edge keeps the Bayer phase of every neighbour.
+    padded = np.pad(raw.astype(np.uint16), 1, mode="reflect")
+    rows = np.arange(h + 2)[:, None] - 1
+    cols = np.arange(w + 2)[None, :] - 1
+    red = ((rows % 2 == 0) & (cols % 2 == 1)).astype(np.uint16)
+    blue = ((rows % 2 == 1) & (cols % 2 == 0)).astype(np.uint16)
+    green = 1 - red - blue
+
+    def shifted(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
+        return plane[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    def interpolate(plane: np.ndarray, diagonal: bool) -> np.ndarray:
+        total = 4 * shifted(plane, 0, 0)
+        weight = 2 if diagonal else 1
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            total = total + weight * shifted(plane, dy, dx)
+        if diagonal:
+            for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+                total = total + shifted(plane, dy, dx)
+        return ((total + 2) // 4).astype(np.uint8)
+
+    return np.stack(
+        [interpolate(padded * red, True), interpolate(padded * green, False), interpolate(padded * blue, True)],
+        axis=-1,
+    )
+
+
+def read_bayer_frame(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of one GRBG Bayer PGM frame (8- or 16-bit)."""
+    return demosaic_grbg(_read_pgm(Path(path)))

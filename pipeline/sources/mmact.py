@@ -1,0 +1,183 @@
+"""MMAct (trimmed): sensor CSVs and camera videos anywhere under the root.
+
+- sensors: `{modality}_clip/subject{N}/scene{M}/session{P}/<action>.csv`, modality in
+  acc_phone, acc_watch, gyro, orientation; rows `YYYYMMDD_HH:MM:SS[.ffffff],x,y,z`, no header.
+- videos: `subject{N}/cam{C}/scene{M}/session{P}/<action>.mp4` (any prefix, e.g. cross_view/trainval/).
+Take key `subject{N}/scene{M}/session{P}/{action lower-cased}`, label = index of the lower-cased
+action in the class list; clip camera C (1..4).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import DatasetSpec
+from pipeline.records import Clip, SensorStream, SourceError, Take
+from pipeline.sources import Scan, index_of, requested_modalities, walk_files
+
+SENSOR_FOLDER = re.compile(r"(acc_phone|acc_watch|gyro|orientation)_clip", re.IGNORECASE)
+ROW_PATTERN = re.compile(
+    rb"^[ \t]*(\d{8})_(\d{2}):(\d{2}):(\d{2}(?:\.\d*)?)[ \t]*,([^,\r\n]*),([^,\r\n]*),([^,\r\n]*?)[ \t\r]*$",
+    re.MULTILINE,
+)
+NONBLANK_LINE = re.compile(rb"^[ \t\r]*[^\s]", re.MULTILINE)
+SENSOR_LAYOUT = "{modality}_clip/subject{N}/scene{M}/session{P}/"
+ROW_LAYOUT = "YYYYMMDD_HH:MM:SS[.ffffff],x,y,z"
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _location(parts: tuple[str, ...]) -> tuple[int, int, int] | None:
+    """(subject, scene, session) from folder names `subject{N}`, `scene{M}`, `session{P}`."""
+    numbers = [index_of(p, name) for p, name in zip((r"subject(\d+)", r"scene(\d+)", r"session(\d+)"), parts)]
+    return None if None in numbers else tuple(numbers)
+
+
+def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = None) -> Scan:
+    """Takes keyed by subject/scene/session/action, from sensor CSVs and videos; unknown actions are problems."""
+    wanted = requested_modalities(spec, modalities)
+    class_index = {name.lower(): i for i, name in enumerate(spec.classes)}
+    problems: list[str] = []
+    sensor_files: dict[str, dict[str, Path]] = {}
+    videos: dict[tuple[str, int], Path] = {}
+    ids: dict[str, tuple[int, int, int, int]] = {}
+    found_modalities: set[str] = set()
+
+    def identify(path: Path, location: tuple[int, int, int] | None, what: str) -> tuple[str, tuple] | None:
+        """(take key, (label, subject, scene, session)) of a file, or None with a problem line."""
+        if location is None:
+            problems.append(f"{path}: {what} not under subject{{N}}/scene{{M}}/session{{P}}/ (skipped)")
+            return None
+        action = path.stem.lower()
+        if action not in class_index:
+            problems.append(f"{path}: unknown action {path.stem!r} (skipped)")
+            return None
+        subject, scene, session = location
+        key = f"subject{subject}/scene{scene}/session{session}/{action}"
+        return key, (class_index[action], subject, scene, session)
+
+    for folder, entry in walk_files(Path(root)):
+        path = folder / entry.name
+        suffix = path.suffix.lower()
+        parts = folder.parts
+        if suffix == ".csv":
+            sensor = SENSOR_FOLDER.fullmatch(parts[-4]) if len(parts) >= 4 else None
+            if sensor is None:
+                problems.append(f"{path}: CSV not under {SENSOR_LAYOUT} (skipped)")
+                continue
+            modality = sensor.group(1).lower()
+            if modality not in spec.sensors:
+                problems.append(f"{path}: {modality} is not a sensor of {spec.name} (skipped)")
+                continue
+            if modality not in wanted:
+                continue
+            found = identify(path, _location(parts[-3:]), "CSV")
+            if found is None:
+                continue
+            key = found[0]
+            if entry.stat().st_size == 0:
+                problems.append(f"{path}: empty file (skipped)")
+                continue
+            files = sensor_files.setdefault(key, {})
+            if modality in files:
+                problems.append(f"{path}: duplicate of {files[modality]} (skipped)")
+                continue
+            files[modality] = path
+            found_modalities.add(modality)
+            ids[key] = found[1]
+        elif suffix == ".mp4":
+            camera = index_of(r"cam(\d+)", parts[-3]) if len(parts) >= 4 else None
+            location = _location((parts[-4], parts[-2], parts[-1])) if camera is not None else None
+            if camera is None or not 1 <= camera <= 4:
+                problems.append(f"{path}: video not under subject{{N}}/cam{{1-4}}/scene{{M}}/session{{P}}/ (skipped)")
+                continue
+            found = identify(path, location, "video")
+            if found is None:
+                continue
+            key = found[0]
+            if (key, camera) in videos:
+                problems.append(f"{path}: duplicate of {videos[key, camera]} (skipped)")
+                continue
+            videos[key, camera] = path
+            ids[key] = found[1]
+
+    takes = []
+    for key in sorted(ids):
+        label, subject, scene, session = ids[key]
+        files = {m: sensor_files[key][m] for m in wanted if m in sensor_files.get(key, {})}
+        takes.append(Take(key=key, label=label, subject=subject, scene=scene, session=session, sensor_files=files))
+    clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(videos.items())]
+    missing = [m for m in wanted if m not in found_modalities]
+    return Scan(takes=takes, clips=clips, problems=problems, missing_modalities=missing)
+
+
+def _first_bad_line(path: Path, data: bytes) -> SourceError:
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = ROW_PATTERN.fullmatch(line)
+        try:
+            if match is None:
+                raise ValueError
+            [float(v) for v in match.group(5, 6, 7)]
+        except ValueError:
+            text = line.decode("ascii", errors="replace").strip()[:60]
+            return SourceError(f"{path}: line {number} is not '{ROW_LAYOUT}': {text!r}")
+    return SourceError(f"{path}: not a table of '{ROW_LAYOUT}' rows")
+
+
+def parse_sensor_csv(path: Path, data: bytes) -> SensorStream:
+    """Rows of one MMAct CSV -> times (N,) seconds since 1970-01-01 (clock time read as UTC), values (N, 3).
+
+    Fast path: with `_` and `:` turned into commas every row is 7 numbers
+    (date, hour, minute, second, x, y, z), parsed by numpy in C; any failure is re-checked row by
+    row with ROW_PATTERN to name the first bad line.
+    """
+    if not data.strip():
+        raise SourceError(f"{path}: empty file")
+    rows = len(NONBLANK_LINE.findall(data))
+    separators_ok = data.count(b"_") == rows and data.count(b":") == 2 * rows and data.count(b",") == 3 * rows
+    try:
+        if not separators_ok:
+            raise ValueError
+        flat = data.replace(b"_", b",").replace(b":", b",")
+        table = np.loadtxt(io.BytesIO(flat), delimiter=",", comments=None, ndmin=2, dtype=np.float64)
+        if table.shape != (rows, 7):
+            raise ValueError
+    except ValueError:
+        raise _first_bad_line(path, data) from None
+    hours, minutes, seconds = table[:, 1], table[:, 2], table[:, 3]
+    bad_fields = (table[:, :4] < 0).any(axis=1) | (table[:, 0] != np.floor(table[:, 0]))
+    if bad_fields.any():
+        raise _first_bad_line(path, data)
+    bad_clock = (hours >= 24) | (minutes >= 60) | (seconds >= 61)
+    if bad_clock.any():
+        row = int(np.argmax(bad_clock))
+        clock = f"{int(hours[row]):02d}:{int(minutes[row]):02d}:{seconds[row]:09.6f}"
+        raise SourceError(f"{path}: invalid clock time {clock} in row {row + 1}")
+    dates, date_index = np.unique(table[:, 0], return_inverse=True)
+    day_seconds = np.empty(len(dates))
+    for i, date in enumerate(dates):
+        try:
+            day = dt.datetime.strptime(f"{int(date):08d}", "%Y%m%d").toordinal()
+        except ValueError:
+            raise SourceError(f"{path}: invalid date '{int(date):08d}' in a timestamp") from None
+        day_seconds[i] = (day - EPOCH_ORDINAL) * 86400.0
+    clock = hours * 3600.0 + minutes * 60.0 + seconds
+    return SensorStream(times=day_seconds[date_index.ravel()] + clock, values=np.ascontiguousarray(table[:, 4:7]))
+
+
+def read_stream(path: Path, modality: str) -> SensorStream:
+    """Raw stream of one sensor CSV (file order kept: may be unsorted or hold repeated times)."""
+    if modality not in ("acc_phone", "acc_watch", "gyro", "orientation"):
+        raise ValueError(f"MMAct modalities are acc_phone, acc_watch, gyro, orientation, not {modality!r}")
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from exc
+    return parse_sensor_csv(path, data)
