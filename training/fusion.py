@@ -1,0 +1,168 @@
+"""Similarity-Preserving Adaptive Multi-modal Fusion (SPAMFM) and the fused sensor teachers of SAKDN (section III-C).
+
+For m modalities with features A_k (B, C, H, W) or (B, C) at one layer:
+
+    G_k = rownorm(R_k R_k^T),  R_k = A_k flattened to (B, C*H*W)       Eqs. 4-5  (B, B)
+    S_k = GAP(A_k)                                                      Eq. 6     (B, C)
+    Z_con = W_con1 [G_1 S_1, ..., G_m S_m] + b,  Z_sum = W_sum1 sum_k G_k S_k + b,
+    Z_had = W_had1 prod_k G_k S_k + b                                   Eqs. 7-9
+    E^k_r = W^k_r2 Z_r + b  for r in (con, sum, had)                    Eqs. 10-12
+    A_k <- (ReLU(E^k_con) + ReLU(E^k_sum) + ReLU(E^k_had)) * A_k  (channel-wise)   Eq. 13
+
+gate="paper" (default) follows these equations: the first layer of each relation is shared by the
+modalities, the second is per modality, no non-linearity between them, hidden widths
+c_con = m C / (2 m), c_sum = c_had = C. Its excitation layers start at zero weight and bias 1/3,
+so the gate starts as the identity (an initialisation choice; the paper gives none).
+gate="code" follows the published code: per modality and relation FC -> ReLU -> FC -> Sigmoid,
+then the same ReLU-sum gate (so the gate lies in (0, 3)), hidden widths (m C)/r and C/r, r = 4.
+``reduction=r`` overrides the widths of either variant to (m C)/r, C/r, C/r.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from training.models.output import NetOutput
+from training.models.vgg import VGG16BN
+
+__all__ = ["SPAMFM", "SensorTeachers", "RELATIONS"]
+
+RELATIONS: tuple[str, ...] = ("con", "sum", "had")
+DEFAULT_FUSION_STAGES: tuple[str, ...] = ("block1", "block2", "block3", "block4", "block5", "fc6", "fc7")
+
+
+def _relation_widths(channels: int, m: int, reduction: int | None, gate: str) -> dict[str, int]:
+    if reduction is None and gate == "paper":
+        widths = {"con": (m * channels) // (2 * m), "sum": channels, "had": channels}
+    else:
+        r = 4 if reduction is None else reduction
+        widths = {"con": (m * channels) // r, "sum": channels // r, "had": channels // r}
+    return {k: max(1, v) for k, v in widths.items()}
+
+
+class SPAMFM(nn.Module):
+    """SPAMFM over m modalities of equal channel count: list of m (B, C, H, W) or (B, C) -> list of m, same shapes.
+
+    Modalities may differ in H, W. Batch statistics enter through G_k, so each output row depends on
+    the whole batch (as in the paper).
+    """
+
+    def __init__(self, channels: int, num_modalities: int, reduction: int | None = None, gate: str = "paper"):
+        super().__init__()
+        if gate not in ("paper", "code"):
+            raise ValueError(f"SPAMFM gate must be 'paper' or 'code', got {gate!r}")
+        if channels < 1 or num_modalities < 1 or (reduction is not None and reduction < 1):
+            raise ValueError(f"SPAMFM: channels, num_modalities, reduction must be >= 1, got {channels}, {num_modalities}, {reduction}")
+        self.channels, self.num_modalities, self.gate = channels, num_modalities, gate
+        m = num_modalities
+        self.widths = _relation_widths(channels, m, reduction, gate)
+        in_widths = {"con": m * channels, "sum": channels, "had": channels}
+        if gate == "paper":
+            self.squeeze = nn.ModuleDict({r: nn.Linear(in_widths[r], self.widths[r]) for r in RELATIONS})
+            self.excite = nn.ModuleList(
+                nn.ModuleDict({r: nn.Linear(self.widths[r], channels) for r in RELATIONS}) for _ in range(m))
+            for heads in self.excite:
+                for layer in heads.values():
+                    nn.init.zeros_(layer.weight)
+                    nn.init.constant_(layer.bias, 1.0 / len(RELATIONS))
+        else:
+            self.excite = nn.ModuleList(
+                nn.ModuleDict({r: nn.Sequential(nn.Linear(in_widths[r], self.widths[r]), nn.ReLU(inplace=True),
+                                                nn.Linear(self.widths[r], channels), nn.Sigmoid())
+                               for r in RELATIONS})
+                for _ in range(m))
+
+    def descriptors(self, features: Sequence[Tensor]) -> dict[str, Tensor]:
+        """The three joint inputs [G_k S_k]_k, sum_k G_k S_k, prod_k G_k S_k, each (B, *)."""
+        gs = []
+        for a in features:
+            g = F.normalize(a.flatten(1) @ a.flatten(1).t(), p=2, dim=1)
+            s = a.mean(dim=(2, 3)) if a.dim() == 4 else a
+            gs.append(g @ s)
+        had = gs[0]
+        for x in gs[1:]:
+            had = had * x
+        return {"con": torch.cat(gs, dim=1), "sum": torch.stack(gs).sum(dim=0), "had": had}
+
+    def gates(self, features: Sequence[Tensor]) -> list[Tensor]:
+        """Channel gates (B, C), one per modality."""
+        joint = self.descriptors(features)
+        if self.gate == "paper":
+            z = {r: self.squeeze[r](joint[r]) for r in RELATIONS}
+            return [sum(F.relu(heads[r](z[r])) for r in RELATIONS) for heads in self.excite]
+        return [sum(F.relu(heads[r](joint[r])) for r in RELATIONS) for heads in self.excite]
+
+    def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
+        features = list(features)
+        if len(features) != self.num_modalities:
+            raise ValueError(f"SPAMFM built for {self.num_modalities} modalities, got {len(features)}")
+        for a in features:
+            if a.dim() not in (2, 4) or a.shape[1] != self.channels or len(a) != len(features[0]):
+                raise ValueError(f"SPAMFM expects (B, {self.channels}, H, W) or (B, {self.channels}) with one B, "
+                                 f"got {[tuple(x.shape) for x in features]}")
+        out = []
+        for a, g in zip(features, self.gates(features)):
+            out.append(a * (g.view(*g.shape, 1, 1) if a.dim() == 4 else g))
+        return out
+
+
+def _stage_channels(stage: nn.Module) -> int:
+    """Output channels of a VGG stage: the width of its last BN, Linear or Conv."""
+    for module in reversed(list(stage.modules())):
+        for attr in ("num_features", "out_features", "out_channels"):
+            if hasattr(module, attr):
+                return int(getattr(module, attr))
+    raise ValueError(f"cannot tell the output width of stage {stage!r}")
+
+
+class SensorTeachers(nn.Module):
+    """One VGG16BN per sensor modality, SPAMFM after each stage in ``fusion_stages`` (fuse=False: none).
+
+    forward(dict modality -> (B, 3, G, G)) -> NetOutput with
+      logits = mean_k logits_k,  embedding = mean_k fc7_k,  taps "{modality}.block{i}" (after fusion),
+      extras["per_modality_logits"] / ["per_modality_embedding"]: dict modality -> (B, num_classes) / (B, D).
+    """
+
+    def __init__(self, modalities: Sequence[str], num_classes: int, embed_dim: int = 300, fuse: bool = True,
+                 fusion_stages: Sequence[str] = DEFAULT_FUSION_STAGES, reduction: int | None = None,
+                 gate: str = "paper", in_channels: int = 3, dropout: float = 0.5):
+        super().__init__()
+        self.modalities = list(modalities)
+        if not self.modalities or len(set(self.modalities)) != len(self.modalities):
+            raise ValueError(f"SensorTeachers needs distinct modality names, got {self.modalities}")
+        self.num_classes, self.embed_dim, self.fuse = num_classes, embed_dim, fuse
+        self.nets = nn.ModuleDict({m: VGG16BN(num_classes, embed_dim, in_channels, dropout) for m in self.modalities})
+        first = self.nets[self.modalities[0]]
+        self.stage_names = list(first.stages.keys())
+        unknown = [s for s in fusion_stages if s not in self.stage_names]
+        if unknown:
+            raise ValueError(f"unknown fusion stages {unknown}; VGG16BN stages are {self.stage_names}")
+        self.fusion_stages = list(fusion_stages) if fuse else []
+        self.fusion = nn.ModuleDict({
+            s: SPAMFM(_stage_channels(first.stages[s]), len(self.modalities), reduction, gate)
+            for s in self.fusion_stages})
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> NetOutput:
+        missing = [m for m in self.modalities if m not in inputs]
+        if missing:
+            raise KeyError(f"SensorTeachers input lacks modalities {missing}; got {sorted(inputs)}")
+        xs = [inputs[m] for m in self.modalities]
+        taps: dict[str, Tensor] = {}
+        for stage in self.stage_names:
+            xs = [self.nets[m].stages[stage](x) for m, x in zip(self.modalities, xs)]
+            if stage in self.fusion:
+                xs = self.fusion[stage](xs)
+            for m, x in zip(self.modalities, xs):
+                if stage in self.nets[m].tap_names:
+                    taps[f"{m}.{stage}"] = x
+        logits = {m: self.nets[m].classifier(x) for m, x in zip(self.modalities, xs)}
+        embeddings = dict(zip(self.modalities, xs))
+        return NetOutput(
+            logits=torch.stack(list(logits.values())).mean(dim=0),
+            embedding=torch.stack(xs).mean(dim=0),
+            taps=taps,
+            extras={"per_modality_logits": logits, "per_modality_embedding": embeddings},
+        )

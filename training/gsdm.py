@@ -1,0 +1,198 @@
+"""Graph-guided Semantically Discriminative Mapping (GSDM), SAKDN section III-D.
+
+For one network (the student, or teacher k) with logits y on the batch I and y_a on the ablated
+batch I_a (all zeros, same shape), and class embeddings E (C, D):
+
+    e   = E[argmax y],  e_a = E[argmax y_a]                       (B, D)   Eq. 14
+    S   = D^-1/2 W D^-1/2,  W_ij = exp(-mean_c (y_ic - y_jc)^2 / 2)  (graph variant; plain: S = I)
+    S_a = the same over y_a
+    w   = (S e - S_a e_a) / (S e)                                  (B, D)   Eq. 15
+    w_c = w resized linearly from D to the C channels of the layer  (B, C)
+    M   = ReLU(sum_c w_bc A_bc)                                    (B, H, W) Eq. 16
+
+Every network is ablated on its own input: the student on a zero video batch, each teacher on a
+zero GAF batch; the slope weights of a network come from its own logits only. The paper's slope
+is D-dimensional and "adjusted to the dimensionality of the feature maps in the same way as
+Grad-CAM", i.e. one weight per channel: `weighting="channel"` (default) resizes it to each layer's
+channel count. `weighting="mean"` is the published code's reduction to one weight per sample; since
+the maps are L2-normalised afterwards, only the sign of that weight matters there, so the map is the
+plain channel sum. Weights are constants (no gradient): the student gradient flows through its
+activation maps A. The loss (Eq. 17, MSE form) is
+
+    L = 1/(m L) sum_k sum_l mean_{b,h,w} ( M^S_l/||M^S_l|| - M^Tk_l/||M^Tk_l|| )^2
+
+after both maps of a pair are resized (bilinear, antialiased) to their common (smaller) size.
+Teachers are evaluated under no_grad.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["graph_affinity", "slope_weights", "channel_weights", "gsdm_map", "normalise_map", "map_distance",
+           "ablated_forward", "GSDMLoss"]
+
+
+def graph_affinity(z: Tensor) -> Tensor:
+    """Normalised Gaussian affinity S = D^-1/2 W D^-1/2 over the batch, W_ij = exp(-mean((z_i - z_j)^2) / 2). (B, K) -> (B, B)."""
+    z = z.flatten(1).float()
+    d2 = (z.unsqueeze(1) - z.unsqueeze(0)).pow(2).mean(dim=2)
+    w = torch.exp(-d2 / 2.0)
+    inv_sqrt_deg = w.sum(dim=1).rsqrt()            # degree >= 1 because W_ii = 1
+    return inv_sqrt_deg.unsqueeze(1) * w * inv_sqrt_deg.unsqueeze(0)
+
+
+def _safe_denominator(x: Tensor, eps: float) -> Tensor:
+    return torch.where(x >= 0, x.clamp(min=eps), x.clamp(max=-eps))
+
+
+@torch.no_grad()
+def slope_weights(logits: Tensor, ablated_logits: Tensor, class_embedding: Tensor,
+                  graph: bool = True, eps: float = 1e-6) -> Tensor:
+    """Slope w_bd = (S e - S_a e_a)_bd / (S e)_bd. (B, K), (B, K), (K, D) -> (B, D).
+
+    Denominator entries are kept at least ``eps`` away from zero (sign kept) so w is finite.
+    """
+    if logits.shape != ablated_logits.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and ablated logits {tuple(ablated_logits.shape)} differ in shape")
+    emb = class_embedding.to(device=logits.device, dtype=torch.float32)
+    e = emb[logits.argmax(dim=1)]
+    e_a = emb[ablated_logits.argmax(dim=1)]
+    if graph:
+        e = graph_affinity(logits) @ e
+        e_a = graph_affinity(ablated_logits) @ e_a
+    return (e - e_a) / _safe_denominator(e, eps)
+
+
+def channel_weights(slope: Tensor, channels: int) -> Tensor:
+    """Slope (B, D) resized linearly along D to one weight per channel. -> (B, channels)."""
+    if slope.shape[1] == channels:
+        return slope
+    return F.interpolate(slope.unsqueeze(1), size=channels, mode="linear", align_corners=True).squeeze(1)
+
+
+def gsdm_map(feature: Tensor, weights: Tensor) -> Tensor:
+    """M = ReLU(sum_c w_bc A_bc). (B, C, H, W) with weights (B, C) or one per sample (B,) -> (B, H, W)."""
+    if feature.dim() != 4:
+        raise ValueError(f"GSDM needs (B, C, H, W) activation maps, got shape {tuple(feature.shape)}")
+    w = weights.to(feature.dtype)
+    w = w.view(-1, 1, 1, 1) if w.dim() == 1 else w.view(*w.shape, 1, 1)
+    return F.relu((w * feature).sum(dim=1))
+
+
+def normalise_map(m: Tensor, eps: float = 1e-12) -> Tensor:
+    """Per-sample L2 normalisation over H*W: m / max(||m||, eps). (B, H, W) -> (B, H, W); an all-zero map stays zero."""
+    flat = F.normalize(m.flatten(1), p=2, dim=1, eps=eps)
+    return flat.view_as(m)
+
+
+def _resize(m: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(m.shape[-2:]) == tuple(size):
+        return m
+    return F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False, antialias=True).squeeze(1)
+
+
+def map_distance(student_map: Tensor, teacher_map: Tensor) -> Tensor:
+    """MSE between L2-normalised maps after resizing both to the smaller height and width. (B, H, W), (B, H', W') -> scalar."""
+    if len(student_map) != len(teacher_map):
+        raise ValueError(f"student and teacher batches differ: {len(student_map)} vs {len(teacher_map)}")
+    size = (min(student_map.shape[-2], teacher_map.shape[-2]), min(student_map.shape[-1], teacher_map.shape[-1]))
+    s = normalise_map(_resize(student_map.float(), size))
+    t = normalise_map(_resize(teacher_map.detach().float(), size))
+    return F.mse_loss(s, t)
+
+
+def _zeros_like_input(inputs):
+    if isinstance(inputs, Tensor):
+        return torch.zeros_like(inputs)
+    if isinstance(inputs, Mapping):
+        return {k: torch.zeros_like(v) for k, v in inputs.items()}
+    raise TypeError(f"ablated_forward takes a Tensor or a mapping of Tensors, got {type(inputs).__name__}")
+
+
+@torch.no_grad()
+def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
+    """model(all-zero batch shaped like inputs) without gradient; the model's state is left as it was.
+
+    inputs: the (already normalised) network input, a Tensor or a dict modality -> Tensor.
+    eval_mode=True (default) runs the network in eval mode (BN running statistics, no dropout): its
+    response to a black input. eval_mode=False keeps the current mode, so train-mode BN normalises
+    the zero batch by its own statistics; running statistics are restored afterwards either way.
+    (The published code instead appended the zero batch to the real one, mixing their BN statistics.)
+    """
+    names = ("running_mean", "running_var", "num_batches_tracked")
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats]
+    originals = [{k: getattr(m, k) for k in names} for m in norms]
+    modes = [(m, m.training) for m in model.modules()]
+    for m, buffers in zip(norms, originals):      # run on copies: the originals may be saved by autograd
+        for k, v in buffers.items():
+            setattr(m, k, None if v is None else v.clone())
+    if eval_mode:
+        model.eval()
+    try:
+        return model(_zeros_like_input(inputs))
+    finally:
+        for m, training in modes:
+            m.training = training
+        for m, buffers in zip(norms, originals):
+            for k, v in buffers.items():
+                setattr(m, k, v)
+
+
+class GSDMLoss(nn.Module):
+    """GSDM distillation loss (module docstring formulas). Build once with the class embeddings (C, D).
+
+    forward(student_taps, student_logits, student_ablated_logits,
+            teacher_taps, teacher_logits, teacher_ablated_logits) -> scalar
+      student_taps:  list of L maps (B, C_l, H_l, W_l), paired in order with each teacher's taps
+      teacher_taps:  list over m teachers of lists of L maps (a single list = one teacher)
+      *_logits:      (B, num_classes); teacher_* lists over the m teachers (a Tensor = one teacher)
+    """
+
+    def __init__(self, class_embedding: Tensor, graph: bool = True, weighting: str = "channel", eps: float = 1e-6):
+        super().__init__()
+        if weighting not in ("channel", "mean"):
+            raise ValueError(f"weighting must be 'channel' or 'mean', got {weighting!r}")
+        self.weighting = weighting
+        emb = torch.as_tensor(class_embedding, dtype=torch.float32)
+        if emb.dim() != 2:
+            raise ValueError(f"class_embedding must be (num_classes, D), got shape {tuple(emb.shape)}")
+        self.register_buffer("class_embedding", emb)
+        self.graph = graph
+        self.eps = eps
+
+    def weights(self, logits: Tensor, ablated_logits: Tensor) -> Tensor:
+        """Slope of one network: (B, D) for channel weighting, its mean over D (B,) for mean weighting."""
+        slope = slope_weights(logits, ablated_logits, self.class_embedding, self.graph, self.eps)
+        return slope if self.weighting == "channel" else slope.mean(dim=1)
+
+    def maps(self, taps: Sequence[Tensor], logits: Tensor, ablated_logits: Tensor) -> list[Tensor]:
+        """GSDM maps (B, H_l, W_l) of one network, one per tap (not normalised)."""
+        w = self.weights(logits, ablated_logits)
+        if w.dim() == 1:
+            return [gsdm_map(a, w) for a in taps]
+        return [gsdm_map(a, channel_weights(w, a.shape[1])) for a in taps]
+
+    def forward(self, student_taps: Sequence[Tensor], student_logits: Tensor, student_ablated_logits: Tensor,
+                teacher_taps: Sequence[Sequence[Tensor]] | Sequence[Tensor], teacher_logits: Sequence[Tensor] | Tensor,
+                teacher_ablated_logits: Sequence[Tensor] | Tensor) -> Tensor:
+        if isinstance(teacher_logits, Tensor):
+            teacher_logits, teacher_ablated_logits = [teacher_logits], [teacher_ablated_logits]
+        if teacher_taps and isinstance(teacher_taps[0], Tensor):
+            teacher_taps = [teacher_taps]
+        if not (len(teacher_taps) == len(teacher_logits) == len(teacher_ablated_logits)) or not teacher_taps:
+            raise ValueError(f"need taps, logits and ablated logits for each teacher: got {len(teacher_taps)}, "
+                             f"{len(teacher_logits)}, {len(teacher_ablated_logits)}")
+        student_maps = self.maps(student_taps, student_logits, student_ablated_logits)
+        total = student_logits.new_zeros(())
+        for taps, logits, ablated in zip(teacher_taps, teacher_logits, teacher_ablated_logits):
+            if len(taps) != len(student_maps):
+                raise ValueError(f"teacher has {len(taps)} taps, student {len(student_maps)}: pairs must match one to one")
+            with torch.no_grad():
+                teacher_maps = self.maps([t.detach() for t in taps], logits.detach(), ablated.detach())
+            for s_map, t_map in zip(student_maps, teacher_maps):
+                total = total + map_distance(s_map, t_map)
+        return total / (len(teacher_taps) * len(student_maps))
