@@ -142,22 +142,25 @@ def berkeley_tree(tmp_path) -> Path:
     touch(acc / "Shimmer01" / "acc_h01_s01_b01.txt", acc_text())
     touch(acc / "Shimmer01" / "acc_h01_s02_a12_r01.txt", acc_text())  # no action A12
     touch(acc / "Shimmer07" / "acc_h07_s01_a01_r01.txt", acc_text())  # no seventh Shimmer
-    touch(acc / "Shimmer03" / "acc_h03_s01_a01_r02.txt")  # empty
+    touch(acc / "Shimmer03" / "acc_h03_s01_a01_r02.txt")  # empty: kept, so prepare marks it failed
     touch(acc / "Shimmer01" / "acc_h01_s01_a01.txt", acc_text())  # repetition missing
     return root
 
 
 def test_berkeley_accelerometer_only_tree(berkeley_tree):
     scan = berkeley_mhad.scan(berkeley_tree, load_dataset("berkeley-mhad"))
-    assert [t.key for t in scan.takes] == ["s01_a01_r01", "s12_a11_r05"]
+    assert [t.key for t in scan.takes] == ["s01_a01_r01", "s01_a01_r02", "s12_a11_r05"]
     takes = by_key(scan)
+    empty = takes["s01_a01_r02"].sensor_files["acc_h03"]
+    with pytest.raises(SourceError, match=f"{empty.name}: empty file"):
+        berkeley_mhad.read_stream(empty, "acc_h03")
     assert set(takes["s01_a01_r01"].sensor_files) == {"acc_h01", "acc_h02"}
     assert (takes["s12_a11_r05"].label, takes["s12_a11_r05"].subject, takes["s12_a11_r05"].trial) == (10, 12, 5)
     assert scan.clips == [] and scan.frame_time_files == {}
-    assert scan.missing_modalities == ["acc_h03", "acc_h04", "acc_h05", "acc_h06"]
-    assert len(scan.problems) == 4
+    assert scan.missing_modalities == ["acc_h04", "acc_h05", "acc_h06"]
+    assert len(scan.problems) == 3
     for expected in ("a12_r01.txt: action A12 outside A01..A11", "acc_h07 is not a sensor",
-                     "acc_h03_s01_a01_r02.txt: empty file", "acc_h01_s01_a01.txt: unexpected"):
+                     "acc_h01_s01_a01.txt: unexpected"):
         assert any(expected in p for p in scan.problems), expected
     stream = berkeley_mhad.read_stream(takes["s01_a01_r01"].sensor_files["acc_h02"], "acc_h02")
     np.testing.assert_allclose(stream.values[:, 0], [0.0, 0.1, 0.2, 0.3, 0.4])
@@ -189,7 +192,7 @@ def test_berkeley_cameras_and_time_stamps(berkeley_tree):
     touch(berkeley_tree / "Time_stamps" / "time_stamps_img_s09_a09_r09.txt", b"0 1.0\n")  # no such take here
 
     scan = berkeley_mhad.scan(berkeley_tree, load_dataset("berkeley-mhad"))
-    assert [t.key for t in scan.takes] == ["s01_a01_r01", "s03_a02_r01", "s12_a11_r05"]
+    assert [t.key for t in scan.takes] == ["s01_a01_r01", "s01_a01_r02", "s03_a02_r01", "s12_a11_r05"]
     assert by_key(scan)["s03_a02_r01"].sensor_files == {}
     assert [(c.take_key, c.camera) for c in scan.clips] == [
         ("s01_a01_r01", 1), ("s01_a01_r01", 7), ("s01_a01_r01", 12), ("s03_a02_r01", 10)]
@@ -296,7 +299,9 @@ def test_mmact_scan_keys_labels_and_cameras(mmact_tree):
     assert spec.classes[walking.label] == "walking" and (walking.subject, walking.scene, walking.session) == (10, 2, 3)
     assert set(carrying.sensor_files) == {"acc_phone", "acc_watch", "gyro"}
     assert carrying.sensor_files["acc_phone"].name == "Carrying_light.csv"
-    assert walking.sensor_files == {}  # its only CSV is empty
+    assert set(walking.sensor_files) == {"gyro"}  # its only CSV is empty: kept, read_stream names it
+    with pytest.raises(SourceError, match="walking.csv: empty file"):
+        mmact.read_stream(walking.sensor_files["gyro"], "gyro")
     assert [(c.take_key, c.camera) for c in scan.clips] == [
         ("subject1/scene1/session1/carrying_light", 1),
         ("subject1/scene1/session1/carrying_light", 4),
@@ -304,12 +309,12 @@ def test_mmact_scan_keys_labels_and_cameras(mmact_tree):
     ]
     assert "cross_scene" in str(scan.clips[0].video)  # the first copy in path order is kept
     assert scan.missing_modalities == ["orientation"]
-    for expected in ("dancing.csv: unknown action 'dancing'", "walking.csv: empty file",
+    for expected in ("dancing.csv: unknown action 'dancing'",
                      "cross_view/trainval/subject1/cam1/scene1/session1/Carrying_light.mp4: duplicate of",
                      "cam5/scene2/session3/walking.mp4: video not under", "scene3/Walking.csv: CSV not under",
                      "magnetometer_clip/subject2/scene3/session5/walking.csv: CSV not under"):
         assert any(expected in p for p in scan.problems), expected
-    assert len(scan.problems) == 6
+    assert len(scan.problems) == 5
     subset = mmact.scan(mmact_tree, spec, modalities=["gyro", "orientation"])
     assert set(subset.takes[0].sensor_files) == {"gyro"}
     assert subset.missing_modalities == ["orientation"]

@@ -119,9 +119,6 @@ def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = Non
                 continue
             if modality not in wanted or not label_ok(path, action):
                 continue
-            if entry.stat().st_size == 0:
-                problems.append(f"{path}: empty file (skipped)")
-                continue
             key = take_key(subject, action, repetition)
             files = sensor_files.setdefault(key, {})
             if modality in files:

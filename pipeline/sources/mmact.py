@@ -79,9 +79,6 @@ def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = Non
             if found is None:
                 continue
             key = found[0]
-            if entry.stat().st_size == 0:
-                problems.append(f"{path}: empty file (skipped)")
-                continue
             files = sensor_files.setdefault(key, {})
             if modality in files:
                 problems.append(f"{path}: duplicate of {files[modality]} (skipped)")
