@@ -1,0 +1,576 @@
+"""Prepare one dataset: raw tree -> <cache>/<dataset>.zarr, as a Dask graph over blocks of records.
+
+One task per block (`take_block` takes or `clip_block` clips) reads its recordings, computes
+signals + GAF images or candidate frames, and writes whole chunks of the store, its status column
+last. A re-run skips blocks whose status is written, so a killed run resumes and ends with the
+same store as an uninterrupted one. A recording that cannot be read is marked failed with its
+one-line reason; the others are unaffected. Tasks receive paths and settings only (picklable), so
+the same graph runs on the local schedulers and on a dask.distributed cluster.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import store as zstore
+from pipeline.config import REPO_ROOT, DatasetSpec, load_dataset
+from pipeline.records import Clip, SourceError, Take
+
+SCHEDULERS = ("synchronous", "threads", "processes")
+GAF_METHODS = ("summation", "difference")
+SCALINGS = ("minmax", "range")
+COMBINES = ("sum", "mean")
+VIDEO = "video"
+
+
+class PrepareError(Exception):
+    """A prepare request that cannot run (bad option, settings mismatch, store in use); one line."""
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """Everything `python cli.py prepare` can set; None means the datasets.yaml default."""
+
+    dataset: str
+    root: Path | None = None
+    cache: Path = REPO_ROOT / "cache"
+    modalities: tuple[str, ...] | None = None  # sensor modalities and/or "video"
+    scheduler: str = "threads"  # synchronous | threads | processes | tcp://host:port
+    workers: int | None = None
+    force: bool = False
+    limit: int | None = None
+    strict: bool = False
+    gaf_size: int = 64
+    gaf_method: str = "summation"
+    scaling: str = "minmax"
+    glove: Path | None = None
+    combine: str = "sum"
+    frame_size: tuple[int, int] | None = None
+    take_block: int = 32
+    clip_block: int = 16
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class BlockSettings:
+    """What a block task needs besides its records: plain values, picklable."""
+
+    store_path: str
+    layout_name: str
+    modalities: tuple[str, ...]
+    sensor_ranges: dict[str, tuple[tuple[float, float], ...]]
+    signal_length: int
+    gaf_size: int
+    gaf_method: str
+    scaling: str
+    segments: int
+    candidates: int
+    frame_size: tuple[int, int] | None
+    decode_threads: int
+
+
+@dataclass
+class PrepareReport:
+    """Outcome of one prepare call; `failed` lists (kind, key, reason) of every failed recording."""
+
+    store_path: Path
+    takes: int
+    clips: int
+    modalities: list[str]
+    has_video: bool
+    missing_modalities: list[str]
+    problems: list[str]
+    blocks_run: int
+    blocks_skipped: int
+    seconds: float
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def all_failed(self) -> bool:
+        return len(self.failed) > 0 and len(self.failed) == self.takes + self.clips
+
+
+# ----------------------------------------------------------------------------- block tasks
+
+
+def _reason(path: Path, error: BaseException) -> str:
+    """One-line failure reason that names the file."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, SourceError):
+        text = f"{type(error).__name__}: {text}"
+    return text if str(path) in text else f"{path}: {text}"
+
+
+def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take]) -> dict:
+    """Read, clean, resample and GAF the sensor streams of takes [start, start+n); write the block."""
+    from pipeline.gaf import gaf_images
+    from pipeline.signals import clean_stream, resample_stream
+    from pipeline.sources import get_source
+
+    source = get_source(settings.layout_name)
+    n, length = len(takes), settings.signal_length
+    status = np.full(n, zstore.OK, dtype=object)
+    errors = np.full(n, "", dtype=object)
+    sensors: dict[str, dict[str, np.ndarray]] = {}
+    for modality in settings.modalities:
+        ranges = settings.sensor_ranges[modality]
+        signal = np.zeros((n, length, 3), dtype=np.float32)
+        present = np.zeros(n, dtype=bool)
+        duration = np.zeros(n, dtype=np.float32)
+        nsamples = np.zeros(n, dtype=np.int32)
+        for row, take in enumerate(takes):
+            path = take.sensor_files.get(modality)
+            if path is None:
+                continue
+            try:
+                stream = clean_stream(source.read_stream(Path(path), modality), ranges)
+                signal[row] = resample_stream(stream, length)
+            except Exception as error:  # every unreadable recording is recorded, none stops the block
+                status[row] = zstore.FAILED
+                reason = _reason(Path(path), error)
+                if reason not in errors[row]:  # UTD reads acc and gyro from one file: say it once
+                    errors[row] = "; ".join(filter(None, [errors[row], reason]))
+                continue
+            present[row] = True
+            duration[row] = stream.times[-1] - stream.times[0]
+            nsamples[row] = len(stream.times)
+        gaf = np.zeros((n, 3, settings.gaf_size, settings.gaf_size), dtype=np.float16)
+        if present.any():
+            images = gaf_images(
+                signal[present], size=settings.gaf_size, method=settings.gaf_method,
+                scaling=settings.scaling, axis_ranges=ranges if settings.scaling == "range" else None,
+            )
+            gaf[present] = images.astype(np.float16)
+        sensors[modality] = {
+            "signal": signal, "gaf": gaf, "present": present, "duration_s": duration, "nsamples": nsamples,
+        }
+    block = zstore.TakeBlock(start=start, status=status.astype(str), error=errors.astype(str), sensors=sensors)
+    zstore.write_take_block(Path(settings.store_path), block)
+    failed = [("take", t.key, str(e)) for t, s, e in zip(takes, block.status, block.error) if s == zstore.FAILED]
+    return {"kind": "takes", "count": n, "failed": failed}
+
+
+def prepare_clip_block(settings: BlockSettings, start: int, clips: Sequence[Clip]) -> dict:
+    """Decode the candidate frames of clips [start, start+n); write the block."""
+    from pipeline.sources import get_source
+    from pipeline.video import decode_video_frames, read_folder_frames
+
+    n = len(clips)
+    status = np.full(n, zstore.OK, dtype=object)
+    errors = np.full(n, "", dtype=object)
+    nframes = np.zeros(n, dtype=np.int64)
+    frames = None
+    if settings.frame_size is not None:
+        height, width = settings.frame_size
+        frames = np.zeros((n, settings.segments * settings.candidates, height, width, 3), dtype=np.uint8)
+    source = get_source(settings.layout_name)
+    for row, clip in enumerate(clips):
+        video = Path(clip.video)
+        try:
+            if video.is_dir():
+                clip_frames, count = read_folder_frames(
+                    source.frame_files(video), source.read_bayer_frame,
+                    settings.segments, settings.candidates, settings.frame_size,
+                )
+            else:
+                clip_frames, count = decode_video_frames(
+                    video, settings.segments, settings.candidates, settings.frame_size,
+                    num_threads=settings.decode_threads,
+                )
+        except Exception as error:  # every unreadable recording is recorded, none stops the block
+            status[row], errors[row] = zstore.FAILED, _reason(video, error)
+            continue
+        nframes[row] = count
+        if frames is not None:
+            frames[row] = clip_frames
+    block = zstore.ClipBlock(start=start, status=status.astype(str), error=errors.astype(str),
+                             nframes=nframes, frames=frames)
+    zstore.write_clip_block(Path(settings.store_path), block)
+    failed = [("clip", f"{c.take_key} cam{c.camera}", str(e)) for c, s, e in zip(clips, block.status, block.error)
+              if s == zstore.FAILED]
+    return {"kind": "clips", "count": n, "failed": failed}
+
+
+# ----------------------------------------------------------------------------- lock
+
+
+class StoreLock:
+    """`<store>.lock` holding pid and host; a stale lock of a dead pid on this host is taken over."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(f"{store_path}.lock")
+        self.held = False
+
+    def _holder(self) -> tuple[int, str] | None:
+        try:
+            pid_text, host = self.path.read_text().split("\n")[:2]
+            return int(pid_text), host
+        except (OSError, ValueError):
+            return None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        host = socket.gethostname()
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and holder[1] == host and not _pid_alive(holder[0]):
+                    self.path.unlink(missing_ok=True)  # stale: its writer is gone
+                    continue
+                if holder is None:
+                    raise PrepareError(f"{self.path}: lock file exists but is unreadable; "
+                                       "remove it if no prepare is running") from None
+                raise PrepareError(
+                    f"{self.path.with_suffix('')} is being written by pid {holder[0]} on {holder[1]} "
+                    f"(lock {self.path}); wait for it, or remove the lock if that run is gone"
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n{host}\n")
+            self.held = True
+            return
+        raise PrepareError(f"{self.path}: could not take the lock")
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> StoreLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def _check_options(options: PrepareOptions, spec: DatasetSpec) -> None:
+    if options.gaf_method not in GAF_METHODS:
+        raise PrepareError(f"--gaf-method must be one of {', '.join(GAF_METHODS)}, got {options.gaf_method!r}")
+    if options.scaling not in SCALINGS:
+        raise PrepareError(f"--scaling must be one of {', '.join(SCALINGS)}, got {options.scaling!r}")
+    if options.combine not in COMBINES:
+        raise PrepareError(f"--combine must be one of {', '.join(COMBINES)}, got {options.combine!r}")
+    if options.gaf_size < 2:
+        raise PrepareError(f"--gaf-size must be >= 2, got {options.gaf_size}")
+    if options.limit is not None and options.limit < 1:
+        raise PrepareError(f"--limit must be >= 1, got {options.limit}")
+    if options.workers is not None and options.workers < 1:
+        raise PrepareError(f"--workers must be >= 1, got {options.workers}")
+    if options.frame_size is not None and min(options.frame_size) < 1:
+        raise PrepareError(f"--frame-size must be positive, got {options.frame_size}")
+    if options.scheduler not in SCHEDULERS and not options.scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        raise PrepareError(
+            f"--scheduler must be one of {', '.join(SCHEDULERS)} or a dask.distributed address "
+            f"(tcp://host:port), got {options.scheduler!r}"
+        )
+    if options.modalities is not None:
+        known = set(spec.modalities) | {VIDEO}
+        unknown = [m for m in options.modalities if m not in known]
+        if unknown:
+            raise PrepareError(
+                f"{spec.name}: unknown modalities {', '.join(unknown)}; choose from {', '.join(spec.modalities)}, {VIDEO}"
+            )
+
+
+def _versions() -> dict[str, str]:
+    import dask
+    import decord
+    import zarr
+
+    return {"numpy": np.__version__, "zarr": zarr.__version__, "dask": dask.__version__,
+            "decord": decord.__version__, "python": sys.version.split()[0]}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _config(options: PrepareOptions, spec: DatasetSpec, modalities: tuple[str, ...],
+            frame_size: tuple[int, int] | None, embedding_source: str) -> dict:
+    """The settings that shape the store's content; their digest guards against mixing."""
+    return {
+        "schema_version": zstore.SCHEMA_VERSION,
+        "dataset": spec.name,
+        "layout": spec.layout,
+        "classes": list(spec.classes),
+        "aliases": {k: list(v) for k, v in sorted(spec.aliases.items())},
+        "modalities": list(modalities),
+        "sensor_ranges": {m: [list(r) for r in spec.sensors[m].range] for m in modalities},
+        "signal_length": spec.signal_length,
+        "gaf_size": options.gaf_size,
+        "gaf_method": options.gaf_method,
+        "scaling": options.scaling,
+        "segments": spec.video.segments,
+        "candidates": spec.video.candidates,
+        "frame_size": list(frame_size) if frame_size is not None else None,
+        "embedding_source": embedding_source,
+        "combine": options.combine,
+        "limit": options.limit,
+        "take_block": options.take_block,
+        "clip_block": options.clip_block,
+    }
+
+
+def _settings_difference(old: dict, new: dict) -> str:
+    keys = sorted(set(old) | set(new))
+    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k))
+
+
+def _collect_failures(path: Path) -> list[tuple[str, str, str]]:
+    store = zstore.open_store(path)
+    failed = [("take", str(k), str(e)) for k, s, e in zip(store.takes["key"], store.takes["status"],
+                                                          store.takes["error"]) if s == zstore.FAILED]
+    keys = store.takes["key"]
+    failed += [("clip", f"{keys[t]} cam{c}", str(e))
+               for t, c, s, e in zip(store.clips["take"], store.clips["camera"], store.clips["status"],
+                                     store.clips["error"]) if s == zstore.FAILED]
+    return failed
+
+
+# ----------------------------------------------------------------------------- graph
+
+
+def _run_graph(tasks: list, totals: dict[str, int], scheduler: str, workers: int | None,
+               progress: bool) -> list[dict]:
+    """Compute the block tasks; one tqdm bar per record kind (takes/s, clips/s)."""
+    from tqdm import tqdm
+
+    bars = {kind: tqdm(total=total, unit=kind[:-1], desc=f"{kind:<5}", disable=not progress or total == 0,
+                       file=sys.stderr, dynamic_ncols=True)
+            for kind, total in totals.items()}
+
+    def advance(result) -> None:
+        if isinstance(result, dict) and result.get("kind") in bars:
+            bars[result["kind"]].update(result["count"])
+
+    try:
+        if scheduler in SCHEDULERS:
+            import dask
+            from dask.callbacks import Callback
+
+            class Progress(Callback):
+                def _posttask(self, key, result, dsk, state, worker_id):
+                    advance(result)
+
+            kwargs = {"scheduler": scheduler}
+            if workers is not None and scheduler != "synchronous":
+                kwargs["num_workers"] = workers
+            with Progress():
+                return list(dask.compute(*tasks, **kwargs))
+        from distributed import Client, as_completed
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as error:
+            raise PrepareError(f"cannot reach the dask scheduler at {scheduler} ({error})") from None
+        with client:
+            futures = client.compute(tasks)
+            results = []
+            for future in as_completed(futures):
+                result = future.result()
+                advance(result)
+                results.append(result)
+            return results
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+@dataclass
+class Selection:
+    """The records and modalities one prepare call works on."""
+
+    takes: list[Take]
+    clips: list[Clip]
+    modalities: tuple[str, ...]  # sensor modalities stored
+    missing: list[str]  # requested modalities (or "video") with no file in the tree
+    problems: list[str]  # files the scan skipped
+    frame_size: tuple[int, int] | None  # None: no video stored
+
+
+def select_records(options: PrepareOptions, spec: DatasetSpec, root: Path) -> Selection:
+    """Scan the raw tree and keep the requested modalities and the first --limit takes."""
+    from pipeline.sources import get_source
+
+    wanted = options.modalities
+    sensor_wanted = [m for m in spec.modalities if wanted is None or m in wanted]
+    want_video = wanted is None or VIDEO in wanted
+    try:
+        scan = get_source(spec.layout).scan(root, spec, sensor_wanted)
+    except SourceError as error:
+        raise PrepareError(str(error)) from None
+    takes = scan.takes[: options.limit] if options.limit is not None else scan.takes
+    if not takes:
+        raise PrepareError(f"{root}: no takes of {spec.name} found ({len(scan.problems)} files skipped)")
+    keys = {take.key for take in takes}
+    clips = [c for c in scan.clips if c.take_key in keys] if want_video else []
+    missing = [m for m in sensor_wanted if m in scan.missing_modalities]
+    if want_video and not scan.clips:
+        missing.append(VIDEO)
+    return Selection(
+        takes=takes, clips=clips, modalities=tuple(m for m in sensor_wanted if m not in missing), missing=missing,
+        problems=list(scan.problems),
+        frame_size=tuple(options.frame_size or spec.video.frame_size) if clips else None,
+    )
+
+
+def _pending_tasks(settings: BlockSettings, selection: Selection, options: PrepareOptions) -> tuple[list, dict, int]:
+    """Delayed tasks of the blocks whose status is not written yet, records per kind, blocks skipped."""
+    import dask
+
+    path = Path(settings.store_path)
+    kinds = (("clips", prepare_clip_block, selection.clips, options.clip_block),
+             ("takes", prepare_take_block, selection.takes, options.take_block))
+    per_kind, totals, skipped = [], {}, 0
+    for kind, function, records, block in kinds:
+        done = zstore.finished_blocks(path, kind, block)
+        pending = np.flatnonzero(~done)
+        skipped += int(done.sum())
+        per_kind.append([
+            dask.delayed(function, pure=False)(settings, int(b) * block, records[b * block:(b + 1) * block],
+                                               dask_key_name=f"{kind}-{b}")
+            for b in pending
+        ])
+        totals[kind] = sum(len(records[b * block:(b + 1) * block]) for b in pending)
+    # Interleave the slow video blocks with the sensor blocks so both bars move from the start.
+    clips, takes = per_kind
+    tasks = [t for i in range(max(len(clips), len(takes))) for t in (clips[i:i + 1] + takes[i:i + 1])]
+    return tasks, totals, skipped
+
+
+def _check_existing(store_path: Path, options: PrepareOptions, config: dict, digest: str,
+                    records_digest: str, root: Path) -> bool:
+    """True when a store to resume is there; clears a half-created or --force'd one; refuses a mismatch."""
+    if not store_path.exists():
+        return False
+    attrs = zstore.read_attrs(store_path)
+    if options.force or attrs is None:
+        if attrs is None and not (store_path / "zarr.json").exists() and any(store_path.iterdir()):
+            raise PrepareError(f"{store_path}: exists and is not a Zarr store; move it away first")
+        shutil.rmtree(store_path)
+        return False
+    if attrs["config_digest"] != digest:
+        raise PrepareError(
+            f"{store_path} was prepared with other settings ({_settings_difference(attrs['config'], config)}); "
+            "use --force to rebuild it, or another --cache"
+        )
+    if attrs.get("records_digest") != records_digest:
+        raise PrepareError(
+            f"{store_path}: the raw tree {root} no longer holds the recordings this store was started with; "
+            "use --force to rebuild it"
+        )
+    return True
+
+
+def prepare(options: PrepareOptions) -> PrepareReport:
+    """Build (or resume) <cache>/<dataset>.zarr; raises PrepareError for requests that cannot run."""
+    from pipeline.embeddings import embedding_source_id
+
+    started = time.perf_counter()
+    try:
+        spec = load_dataset(options.dataset)
+    except KeyError as error:
+        raise PrepareError(str(error.args[0])) from None
+    _check_options(options, spec)
+    root = Path(options.root) if options.root is not None else spec.root
+    if not root.is_dir():
+        raise PrepareError(f"{root}: raw dataset folder of {spec.name} not found "
+                           f"(pass --root or set {spec.raw.get('root_env', 'the root_env variable')})")
+    selection = select_records(options, spec, root)
+    config = _config(options, spec, selection.modalities, selection.frame_size, embedding_source_id(options.glove))
+    digest = zstore.config_digest(config)
+    records_digest = zstore.config_digest({
+        "takes": [t.key for t in selection.takes],
+        "clips": [[c.take_key, c.camera, _relative(c.video, root)] for c in selection.clips],
+    })
+    store_path = Path(options.cache) / f"{spec.name}.zarr"
+    settings = BlockSettings(
+        store_path=str(store_path), layout_name=spec.layout, modalities=selection.modalities,
+        sensor_ranges={m: spec.sensors[m].range for m in selection.modalities}, signal_length=spec.signal_length,
+        gaf_size=options.gaf_size, gaf_method=options.gaf_method, scaling=options.scaling,
+        segments=spec.video.segments, candidates=spec.video.candidates, frame_size=selection.frame_size,
+        decode_threads=1 if (options.workers or os.cpu_count() or 1) > 1 else 0,
+    )
+
+    with StoreLock(store_path):
+        if not _check_existing(store_path, options, config, digest, records_digest, root):
+            _create(store_path, spec, options, selection, root, config, digest, records_digest)
+        tasks, totals, skipped = _pending_tasks(settings, selection, options)
+        if tasks:
+            try:
+                _run_graph(tasks, totals, options.scheduler, options.workers, options.progress)
+            except PrepareError:
+                raise
+            except Exception as error:  # a task crashed outside a recording (disk full, lost worker, ...)
+                raise PrepareError(
+                    f"a prepare task failed ({type(error).__name__}: {' '.join(str(error).split())[:300]}); "
+                    "finished blocks are kept: run prepare again to resume"
+                ) from error
+        zstore.mark_complete(store_path)
+        failed = _collect_failures(store_path)
+
+    return PrepareReport(
+        store_path=store_path, takes=len(selection.takes), clips=len(selection.clips),
+        modalities=list(selection.modalities), has_video=selection.frame_size is not None,
+        missing_modalities=selection.missing, problems=selection.problems, blocks_run=len(tasks),
+        blocks_skipped=skipped, seconds=time.perf_counter() - started, failed=failed,
+    )
+
+
+def _create(store_path: Path, spec: DatasetSpec, options: PrepareOptions, selection: Selection, root: Path,
+            config: dict, digest: str, records_digest: str) -> None:
+    """Embed the class names, then write the empty store (all statuses pending)."""
+    from pipeline.embeddings import EmbeddingError, class_embeddings, embedding_source_id, load_glove
+
+    try:
+        vectors = load_glove(options.glove) if options.glove is not None else load_glove()
+        embedding, tokens = class_embeddings(spec.classes, vectors, spec.aliases, combine=options.combine)
+    except EmbeddingError as error:
+        raise PrepareError(f"{spec.name}: class embedding: {error} (add an alias in datasets.yaml)") from None
+    except (OSError, ValueError) as error:
+        raise PrepareError(f"class embedding vectors: {error}") from None
+    takes, clips = selection.takes, selection.clips
+    take_index = {take.key: i for i, take in enumerate(takes)}
+    layout = zstore.StoreLayout(
+        dataset=spec.name, modalities=selection.modalities, signal_length=spec.signal_length,
+        gaf_size=options.gaf_size, segments=spec.video.segments, candidates=spec.video.candidates,
+        frame_size=selection.frame_size, take_block=options.take_block, clip_block=options.clip_block,
+    )
+    zstore.create_store(
+        store_path, layout,
+        takes={"key": [t.key for t in takes], **{c: [getattr(t, c) for t in takes] for c in zstore.TAKE_INT_COLUMNS}},
+        clips={"take": [take_index[c.take_key] for c in clips], "camera": [c.camera for c in clips],
+               "video": [_relative(c.video, root) for c in clips]},
+        class_names=spec.classes, class_embedding=embedding,
+        embedding_attrs={"source": embedding_source_id(options.glove), "dim": int(embedding.shape[1]),
+                         "combine": options.combine, "tokens": [list(t) for t in tokens]},
+        attrs={"schema_version": zstore.SCHEMA_VERSION, "dataset": spec.name, "config": config,
+               "config_digest": digest, "records_digest": records_digest, "versions": _versions(),
+               "scan_problems": list(selection.problems)},
+    )

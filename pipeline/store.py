@@ -1,0 +1,352 @@
+"""The Zarr v3 store of one prepared dataset: the only module that knows its layout.
+
+```
+<dataset>.zarr/                 attrs: schema_version, dataset, layout, config, config_digest,
+                                       records_digest, versions, scan_problems, complete
+  takes/{key,label,subject,trial,scene,session,status,error}     (takes,)
+  clips/{take,camera,video,nframes,status,error}                 (clips,)
+  video/frames                  (clips, segments*candidates, H, W, 3) uint8
+  sensors/<modality>/signal     (takes, L, 3) float32   cleaned, resampled
+  sensors/<modality>/gaf        (takes, 3, G, G) float16
+  sensors/<modality>/{present,duration_s,nsamples}   (takes,) bool, float32, int32
+  classes/names (C,) str, classes/embedding (C, D) float32   attrs: source, dim, tokens
+```
+Take arrays are chunked by `take_block` rows and clip columns by `clip_block` rows: one block
+of prepare work writes whole chunks only, its status column last. Frames are chunked one clip
+per chunk so random training reads decompress only what they use.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import ZstdCodec
+
+SCHEMA_VERSION = 1
+PENDING, OK, FAILED = "pending", "ok", "failed"
+TAKE_INT_COLUMNS = ("label", "subject", "trial", "scene", "session")
+CLIP_INT_COLUMNS = ("take", "camera", "nframes")
+
+
+def _compressor() -> ZstdCodec:
+    return ZstdCodec(level=3)
+
+
+def config_digest(config: Mapping) -> str:
+    """sha256 of the canonical JSON of a settings dict (16 hex digits)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StoreLayout:
+    """Shapes and chunking of a store; frame_size None means no video arrays."""
+
+    dataset: str
+    modalities: tuple[str, ...]
+    signal_length: int
+    gaf_size: int
+    segments: int
+    candidates: int
+    frame_size: tuple[int, int] | None
+    take_block: int
+    clip_block: int
+
+    @property
+    def frames_per_clip(self) -> int:
+        return self.segments * self.candidates
+
+
+def num_blocks(rows: int, block: int) -> int:
+    return (rows + block - 1) // block
+
+
+def _array(group: zarr.Group, name: str, data_or_shape, chunks, dtype, fill_value=None) -> zarr.Array:
+    shape = data_or_shape.shape if isinstance(data_or_shape, np.ndarray) else tuple(data_or_shape)
+    chunks = tuple(max(1, min(c, s)) if s else 1 for c, s in zip(chunks, shape))
+    array = group.create_array(
+        name, shape=shape, chunks=chunks, dtype=dtype, compressors=_compressor(), fill_value=fill_value
+    )
+    if isinstance(data_or_shape, np.ndarray) and data_or_shape.size:
+        array[...] = data_or_shape
+    return array
+
+
+def create_store(
+    path: Path,
+    layout: StoreLayout,
+    takes: Mapping[str, np.ndarray],
+    clips: Mapping[str, np.ndarray],
+    class_names: Sequence[str],
+    class_embedding: np.ndarray,
+    embedding_attrs: Mapping,
+    attrs: Mapping,
+) -> None:
+    """Write an empty store (every status pending); the group attrs go last and mark it valid.
+
+    takes: key (str), label, subject, trial, scene, session; clips: take, camera, video (str).
+    """
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    n_takes, n_clips = len(takes["key"]), len(clips["take"])
+    tb, cb = layout.take_block, layout.clip_block
+
+    take_group = group.create_group("takes")
+    _array(take_group, "key", np.asarray(takes["key"], dtype=str), (tb,), str, "")
+    for column in TAKE_INT_COLUMNS:
+        _array(take_group, column, np.asarray(takes[column], dtype=np.int64), (tb,), np.int64, 0)
+    _array(take_group, "status", np.full(n_takes, PENDING, dtype=object).astype(str), (tb,), str, "")
+    _array(take_group, "error", (n_takes,), (tb,), str, "")
+
+    clip_group = group.create_group("clips")
+    _array(clip_group, "take", np.asarray(clips["take"], dtype=np.int64), (cb,), np.int64, 0)
+    _array(clip_group, "camera", np.asarray(clips["camera"], dtype=np.int64), (cb,), np.int64, 0)
+    _array(clip_group, "video", np.asarray(clips["video"], dtype=str), (cb,), str, "")
+    _array(clip_group, "nframes", (n_clips,), (cb,), np.int64, 0)
+    _array(clip_group, "status", np.full(n_clips, PENDING, dtype=object).astype(str), (cb,), str, "")
+    _array(clip_group, "error", (n_clips,), (cb,), str, "")
+
+    if layout.frame_size is not None:
+        height, width = layout.frame_size
+        _array(
+            group.create_group("video"), "frames",
+            (n_clips, layout.frames_per_clip, height, width, 3),
+            (1, layout.frames_per_clip, height, width, 3), np.uint8, 0,
+        )
+
+    sensors = group.create_group("sensors")
+    length, size = layout.signal_length, layout.gaf_size
+    for modality in layout.modalities:
+        sensor = sensors.create_group(modality)
+        _array(sensor, "signal", (n_takes, length, 3), (tb, length, 3), np.float32, 0.0)
+        _array(sensor, "gaf", (n_takes, 3, size, size), (tb, 3, size, size), np.float16, 0.0)
+        _array(sensor, "present", (n_takes,), (tb,), bool, False)
+        _array(sensor, "duration_s", (n_takes,), (tb,), np.float32, 0.0)
+        _array(sensor, "nsamples", (n_takes,), (tb,), np.int32, 0)
+
+    classes = group.create_group("classes")
+    _array(classes, "names", np.asarray(list(class_names), dtype=str), (len(class_names),), str, "")
+    embedding = _array(classes, "embedding", np.asarray(class_embedding, dtype=np.float32),
+                       class_embedding.shape, np.float32, 0.0)
+    embedding.attrs.update(dict(embedding_attrs))
+
+    group.attrs.update({"layout": layout_to_dict(layout), **dict(attrs), "complete": False})
+
+
+def layout_to_dict(layout: StoreLayout) -> dict:
+    return {
+        "dataset": layout.dataset,
+        "modalities": list(layout.modalities),
+        "signal_length": layout.signal_length,
+        "gaf_size": layout.gaf_size,
+        "segments": layout.segments,
+        "candidates": layout.candidates,
+        "frame_size": list(layout.frame_size) if layout.frame_size is not None else None,
+        "take_block": layout.take_block,
+        "clip_block": layout.clip_block,
+    }
+
+
+def layout_from_dict(d: Mapping) -> StoreLayout:
+    return StoreLayout(
+        dataset=d["dataset"], modalities=tuple(d["modalities"]), signal_length=d["signal_length"],
+        gaf_size=d["gaf_size"], segments=d["segments"], candidates=d["candidates"],
+        frame_size=tuple(d["frame_size"]) if d["frame_size"] is not None else None,
+        take_block=d["take_block"], clip_block=d["clip_block"],
+    )
+
+
+def read_attrs(path: Path) -> dict | None:
+    """The group attrs of a store, or None when there is no valid store (absent or half-created)."""
+    try:
+        attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, KeyError):
+        return None
+    return attrs if "config_digest" in attrs else None
+
+
+def mark_complete(path: Path) -> None:
+    zarr.open_group(str(path), mode="r+").attrs["complete"] = True
+
+
+@dataclass
+class TakeBlock:
+    """Results of one take block, rows [start, start + n) of every take array."""
+
+    start: int
+    status: np.ndarray  # (n,) str
+    error: np.ndarray  # (n,) str
+    sensors: dict[str, dict[str, np.ndarray]]  # modality -> signal, gaf, present, duration_s, nsamples
+
+
+@dataclass
+class ClipBlock:
+    """Results of one clip block, rows [start, start + n) of every clip array."""
+
+    start: int
+    status: np.ndarray  # (n,) str
+    error: np.ndarray  # (n,) str
+    nframes: np.ndarray  # (n,) int64
+    frames: np.ndarray | None  # (n, segments*candidates, H, W, 3) uint8
+
+
+def write_take_block(path: Path, block: TakeBlock) -> None:
+    """Write a finished take block: sensor arrays first, the status column last."""
+    group = zarr.open_group(str(path), mode="r+")
+    rows = slice(block.start, block.start + len(block.status))
+    for modality, arrays in block.sensors.items():
+        for name, values in arrays.items():
+            group[f"sensors/{modality}/{name}"][rows] = values
+    group["takes/error"][rows] = block.error
+    group["takes/status"][rows] = block.status
+
+
+def write_clip_block(path: Path, block: ClipBlock) -> None:
+    """Write a finished clip block: frames first, the status column last."""
+    group = zarr.open_group(str(path), mode="r+")
+    rows = slice(block.start, block.start + len(block.status))
+    if block.frames is not None:
+        group["video/frames"][rows] = block.frames
+    group["clips/nframes"][rows] = block.nframes
+    group["clips/error"][rows] = block.error
+    group["clips/status"][rows] = block.status
+
+
+def finished_blocks(path: Path, table: str, block: int) -> np.ndarray:
+    """(blocks,) bool: blocks of `table` (takes | clips) whose status column is written."""
+    status = _strings(zarr.open_group(str(path), mode="r")[f"{table}/status"])
+    done = status != PENDING
+    return np.array([done[i:i + block].all() for i in range(0, len(done), block)], dtype=bool)
+
+
+def _strings(array: zarr.Array) -> np.ndarray:
+    """A string array as fixed-width numpy str (zarr returns numpy's variable-width StringDType)."""
+    values = array[:].tolist()
+    return np.array(values, dtype=str) if values else np.zeros(0, dtype=str)
+
+
+class Store:
+    """Read-only view of a prepared store; every reader takes many rows per request.
+
+    Row selections are int index arrays (None = all rows), returned in the order given.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._group = zarr.open_group(str(self.path), mode="r")
+        self.attrs: dict = dict(self._group.attrs)
+        if "config_digest" not in self.attrs:
+            raise ValueError(f"{self.path}: not a prepared store (no config digest; prepare did not finish creating it)")
+        layout = layout_from_dict(self.attrs["layout"])
+        self.layout = layout
+        self.dataset: str = self.attrs["dataset"]
+        self.modalities: list[str] = list(layout.modalities)
+        self.segments: int = layout.segments
+        self.candidates: int = layout.candidates
+        self.has_video: bool = layout.frame_size is not None and "video" in self._group
+        self.class_names: list[str] = _strings(self._group["classes/names"]).tolist()
+        embedding = self._group["classes/embedding"]
+        self.class_embedding: np.ndarray = np.asarray(embedding[:], dtype=np.float32)
+        self.embedding_attrs: dict = dict(embedding.attrs)
+        self.takes: dict[str, np.ndarray] = {"key": _strings(self._group["takes/key"])}
+        for column in TAKE_INT_COLUMNS:
+            self.takes[column] = np.asarray(self._group[f"takes/{column}"][:], dtype=np.int64)
+        self.takes["status"] = _strings(self._group["takes/status"])
+        self.takes["error"] = _strings(self._group["takes/error"])
+        self.clips: dict[str, np.ndarray] = {}
+        for column in CLIP_INT_COLUMNS:
+            self.clips[column] = np.asarray(self._group[f"clips/{column}"][:], dtype=np.int64)
+        for column in ("video", "status", "error"):
+            self.clips[column] = _strings(self._group[f"clips/{column}"])
+
+    @property
+    def num_takes(self) -> int:
+        return len(self.takes["key"])
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.clips["take"])
+
+    def _read_rows(self, array: zarr.Array, rows: np.ndarray | Sequence[int] | None) -> np.ndarray:
+        """Rows in the order asked; each chunk touched is read once, as a plain slice.
+
+        (zarr's orthogonal selection is several times slower than slices for whole-row reads.)
+        """
+        if rows is None:
+            return array[...]
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
+        if rows.size == 0:
+            return out
+        if rows.min() < 0 or rows.max() >= array.shape[0]:
+            raise IndexError(f"{self.path}: row index out of range 0..{array.shape[0] - 1}")
+        chunk = array.chunks[0]
+        for chunk_id in np.unique(rows // chunk):
+            lo = int(chunk_id) * chunk
+            block = array[lo:min(lo + chunk, array.shape[0])]
+            wanted = np.flatnonzero(rows // chunk == chunk_id)
+            out[wanted] = block[rows[wanted] - lo]
+        return out
+
+    def frames(self, clip_indices=None) -> np.ndarray:
+        """(n, segments*candidates, H, W, 3) uint8; slot s*candidates + k is candidate k of segment s."""
+        if not self.has_video:
+            raise ValueError(f"{self.path}: this store holds no video")
+        return self._read_rows(self._group["video/frames"], clip_indices)
+
+    def _sensor(self, modality: str, name: str) -> zarr.Array:
+        if modality not in self.modalities:
+            raise KeyError(f"{self.path}: no sensor modality {modality!r} (stored: {', '.join(self.modalities)})")
+        return self._group[f"sensors/{modality}/{name}"]
+
+    def gaf(self, modality: str, take_indices=None) -> np.ndarray:
+        """(n, 3, G, G) float16 GAF images, one channel per sensor axis."""
+        return self._read_rows(self._sensor(modality, "gaf"), take_indices)
+
+    def signal(self, modality: str, take_indices=None) -> np.ndarray:
+        """(n, L, 3) float32 cleaned and resampled stream."""
+        return self._read_rows(self._sensor(modality, "signal"), take_indices)
+
+    def sensor_info(self, modality: str) -> dict[str, np.ndarray]:
+        """present (n,) bool, duration_s (n,) float32, nsamples (n,) int32 over all takes."""
+        return {
+            "present": np.asarray(self._sensor(modality, "present")[:], dtype=bool),
+            "duration_s": np.asarray(self._sensor(modality, "duration_s")[:], dtype=np.float32),
+            "nsamples": np.asarray(self._sensor(modality, "nsamples")[:], dtype=np.int32),
+        }
+
+    def clip_columns(self) -> dict[str, np.ndarray]:
+        """Clip columns joined with their take's columns (label, subject, ...): one row per clip."""
+        columns = {name: values[self.clips["take"]] for name, values in self.takes.items()
+                   if name not in ("status", "error")}
+        columns.update(self.clips)
+        return columns
+
+    def array_names(self) -> list[str]:
+        """Paths of every array in the store, e.g. 'sensors/acc/gaf'."""
+        names: list[str] = []
+
+        def walk(group: zarr.Group, prefix: str) -> None:
+            for name, member in sorted(group.members()):
+                if isinstance(member, zarr.Group):
+                    walk(member, f"{prefix}{name}/")
+                else:
+                    names.append(f"{prefix}{name}")
+
+        walk(self._group, "")
+        return names
+
+    def array(self, name: str) -> zarr.Array:
+        return self._group[name]
+
+
+def open_store(path: Path) -> Store:
+    """Open a prepared store read-only."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no store here (run `python cli.py prepare` first)")
+    return Store(path)

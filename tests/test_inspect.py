@@ -1,0 +1,99 @@
+"""inspect: text and JSON summaries of a prepared store, and the PNG rendering of one take."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from pipeline.prepare import PrepareOptions, prepare
+from pipeline.synthetic import write_dataset
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A cache holding a synthetic UTD store (trials 1-4) and a synthetic MMAct store with quirks."""
+    base = tmp_path_factory.mktemp("inspect")
+    utd = write_dataset("utd-mhad", base / "utd", subjects=2, takes=4, classes=[0, 2], seed=3, frame_size=(48, 64))
+    mmact = write_dataset("mmact", base / "mmact", subjects=1, takes=2, classes=[0, 1], seed=3, quirks=True,
+                          frame_size=(48, 64))
+    for dataset, summary in (("synthetic-utd-mhad", utd), ("synthetic-mmact", mmact)):
+        prepare(PrepareOptions(dataset=dataset, root=summary.root, cache=base / "cache", frame_size=(24, 32),
+                               progress=False))
+    return base / "cache"
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, ["inspect", *args])
+    return result.exit_code, result.output
+
+
+def test_text_summary(cache):
+    code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache))
+    assert code == 0, out
+    assert "takes 16 (ok 16, failed 0, pending 0)" in out
+    for name in ("video/frames", "sensors/acc/gaf", "sensors/gyro/signal", "takes/subject", "classes/embedding"):
+        assert name in out
+    assert "(16, 24, 24, 32, 3)" in out and "float16" in out
+    assert "right arm swipe to the left" in out and "right hand wave" in out
+    assert "trial" in out and "subject" in out
+
+
+def test_json_summary_counts(cache):
+    code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    arrays = {a["name"]: a for a in summary["arrays"]}
+    assert arrays["sensors/acc/gaf"]["shape"] == [16, 3, 64, 64] and arrays["sensors/acc/gaf"]["dtype"] == "float16"
+    frames = arrays["video/frames"]
+    assert frames["chunks"] == [1, 24, 24, 32, 3] and frames["stored_bytes"] > 0
+    assert frames["ratio"] == pytest.approx(frames["raw_bytes"] / frames["stored_bytes"], rel=0.01)
+    assert summary["stored_bytes"] >= sum(a["stored_bytes"] for a in summary["arrays"])
+    # trial protocol: trials 1-2 train, 3-4 test; 2 subjects x 2 classes x 4 trials
+    assert summary["protocols"]["trial"] == {"train_takes": 8, "test_takes": 8, "train_clips": 8, "test_clips": 8}
+    assert summary["protocols"]["subject"]["train_takes"] == 8  # subject 1 train, subject 2 test
+    per_class = {c["name"]: c["takes"] for c in summary["classes"] if c["takes"]}
+    assert per_class == {"right arm swipe to the left": 8, "right hand wave": 8}
+    assert summary["failed"] == [] and summary["complete"]
+
+
+def test_failures_and_clip_protocols_listed(cache):
+    code, out = run("--dataset", "synthetic-mmact", "--cache", str(cache), "--json")
+    summary = json.loads(out)
+    kinds = [f["kind"] for f in summary["failed"]]
+    assert kinds.count("clip") == 1 and kinds.count("take") == 1  # the corrupt video, the empty CSV
+    assert any("empty file" in f["reason"] for f in summary["failed"] if f["kind"] == "take")
+    assert ".mp4" in summary["failed"][-1]["reason"]
+    view = summary["protocols"]["cross-view"]
+    assert view["train_takes"] is None  # cameras are a clip column
+    assert view["train_clips"] + view["test_clips"] == summary["clips"]["ok"]
+    code, text = run("--dataset", "synthetic-mmact", "--cache", str(cache))
+    assert "2 failed recordings" in text and summary["failed"][-1]["reason"] in text
+
+
+def test_png_of_one_take(cache, tmp_path):
+    png = tmp_path / "take.png"
+    code, out = run("--dataset", "synthetic-mmact", "--cache", str(cache), "--id",
+                    "subject1/scene1/session1/carrying", "--png", str(png))
+    assert code == 0, out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    from PIL import Image
+
+    image = np.asarray(Image.open(png))
+    assert image.shape[0] > 400 and image.std() > 10
+    code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--take", "3", "--png",
+                    str(tmp_path / "t3.png"), "--json")
+    assert code == 0 and json.loads(out)["take"]["index"] == 3 and (tmp_path / "t3.png").exists()
+
+
+def test_bad_requests(cache, tmp_path):
+    code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--id", "a9_s9_t9")
+    assert code != 0 and "a9_s9_t9" in out
+    code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--take", "99")
+    assert code != 0 and "out of range" in out
+    code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--png", str(tmp_path / "x.png"))
+    assert code != 0 and "--take" in out
+    code, out = run("--dataset", "synthetic-berkeley-mhad", "--cache", str(tmp_path))
+    assert code != 0 and "prepare" in out
