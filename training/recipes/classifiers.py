@@ -1,0 +1,162 @@
+"""Stages that train one network with cross-entropy, and the `arch` records that rebuild them.
+
+    VideoClassifier   TRN on video clips, L = CE                 (VSKD teacher, SAKDN video baseline)
+    GafClassifier     ResNet on one modality's GAF, L = CE       (VSKD sensor baseline)
+    SensorTeacherStage  VGG16-BN per modality (+ SPAMFM), L = CE(fused) + mean_m CE_m
+                        + w_sem * mean_m MSE(fc7_m, E[y])         (SAKDN stage 1)
+
+The distillation stages (recipes/sakdn.py, recipes/vskd.py) extend the first two with a frozen
+teacher. `arch` is a plain dict saved in every checkpoint; `build_network(arch)` rebuilds the
+network from it and `classifier_stage(arch)` wraps it for evaluation.
+"""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from training.data import CLIPS, TAKES, Batch, Needs
+from training.engine import Stage, StepOutput
+from training.fusion import SensorTeachers
+from training.models.resnet import ResNetStudent
+from training.models.trn import TRN
+
+
+def trn_arch(num_classes: int, segments: int, backbone: str, embed_dim: int, dropout: float, frame_size: int,
+             video_input: str = "rgb") -> dict:
+    """A TRN over `segments` frames cropped to frame_size x frame_size (video_input: rgb | motion)."""
+    return {"kind": "trn", "num_classes": num_classes, "segments": segments, "backbone": backbone,
+            "embed_dim": embed_dim, "dropout": dropout, "frame_size": frame_size, "video_input": video_input}
+
+
+def resnet_arch(num_classes: int, modality: str, embed_dim: int, gaf_size: int, depth: int = 18) -> dict:
+    """A ResNet on gaf_size x gaf_size GAF images of one modality."""
+    return {"kind": "resnet", "num_classes": num_classes, "modality": modality, "embed_dim": embed_dim,
+            "gaf_size": gaf_size, "depth": depth}
+
+
+def teachers_arch(num_classes: int, modalities: tuple[str, ...], embed_dim: int, fuse: bool, gaf_size: int,
+                  gate: str = "code") -> dict:
+    """One VGG16-BN per modality on gaf_size x gaf_size GAF images, SPAMFM-fused (with `gate`) when `fuse`."""
+    return {"kind": "sensor_teachers", "num_classes": num_classes, "modalities": list(modalities),
+            "embed_dim": embed_dim, "fuse": fuse, "gaf_size": gaf_size, "gate": gate}
+
+
+def build_network(arch: dict) -> nn.Module:
+    """The (untrained) network an arch record describes."""
+    if arch["kind"] == "trn":
+        return TRN(arch["num_classes"], arch["segments"], backbone=arch["backbone"], embed_dim=arch["embed_dim"],
+                   dropout=arch["dropout"])
+    if arch["kind"] == "resnet":
+        return ResNetStudent(arch["depth"], arch["num_classes"], embed_dim=arch["embed_dim"])
+    if arch["kind"] == "sensor_teachers":
+        return SensorTeachers(arch["modalities"], arch["num_classes"], embed_dim=arch["embed_dim"], fuse=arch["fuse"],
+                              gate=arch.get("gate", "paper"))
+    raise ValueError(f"unknown network kind {arch['kind']!r} in checkpoint")
+
+
+class VideoClassifier(Stage):
+    """TRN over the clip's segments; head 'video'.
+
+    Every stage tells the data side what to feed it: unit (clips | takes), train_needs /
+    eval_needs, video_arch (the arch of the network that reads video, for segments, crop size and
+    input normalisation; None without video) and gaf_size (GAF side; None: as stored).
+    """
+
+    heads = ("video",)
+    unit = CLIPS
+
+    def __init__(self, net: TRN, arch: dict):
+        super().__init__()
+        self.net, self.arch = net, arch
+        self.train_needs = self.eval_needs = Needs(video=True)
+        self.video_arch, self.gaf_size = arch, None
+
+    def compile_targets(self) -> list[nn.Module]:
+        return [self.net]
+
+    def forward(self, batch: Batch) -> StepOutput:
+        out = self.net(batch.video)
+        ce = F.cross_entropy(out.logits, batch.label)
+        return StepOutput(loss=ce, terms={"ce": ce}, logits=out.logits)
+
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        return {"video": self.net(batch.video).logits}
+
+
+class GafClassifier(Stage):
+    """ResNet on the GAF images of one sensor modality; head = the modality name."""
+
+    unit = TAKES
+
+    def __init__(self, net: ResNetStudent, modality: str, arch: dict):
+        super().__init__()
+        self.net, self.modality, self.arch = net, modality, arch
+        self.heads = (modality,)
+        self.train_needs = self.eval_needs = Needs(modalities=(modality,))
+        self.video_arch, self.gaf_size = None, arch["gaf_size"]
+
+    def compile_targets(self) -> list[nn.Module]:
+        return [self.net]
+
+    def forward(self, batch: Batch) -> StepOutput:
+        out = self.net(batch.gaf[self.modality])
+        ce = F.cross_entropy(out.logits, batch.label)
+        return StepOutput(loss=ce, terms={"ce": ce}, logits=out.logits)
+
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        return {self.modality: self.net(batch.gaf[self.modality]).logits}
+
+
+class SensorTeacherStage(Stage):
+    """SAKDN stage 1: heads 'fused' then one per modality.
+
+    L = CE(fused logits) + mean_m CE(logits_m) + semantic_weight * mean_m MSE(fc7_m, E[y]),
+    E (C, D) the class embedding of the store (GloVe vectors of the class names).
+    """
+
+    unit = TAKES
+
+    def __init__(self, net: SensorTeachers, arch: dict, class_embedding: Tensor | None = None,
+                 semantic_weight: float = 1.0):
+        super().__init__()
+        self.net, self.arch = net, arch
+        self.modalities = tuple(net.modalities)
+        self.heads = ("fused", *self.modalities)
+        self.train_needs = self.eval_needs = Needs(modalities=self.modalities)
+        self.video_arch, self.gaf_size = None, arch["gaf_size"]
+        self.semantic_weight = semantic_weight
+        if class_embedding is not None:
+            self.register_buffer("class_embedding", class_embedding.float(), persistent=False)
+        else:
+            self.class_embedding = None
+
+    def compile_targets(self) -> list[nn.Module]:
+        return list(self.net.nets.values())
+
+    def forward(self, batch: Batch) -> StepOutput:
+        out = self.net(batch.gaf)
+        per_logits = out.extras["per_modality_logits"]
+        per_embedding = out.extras["per_modality_embedding"]
+        terms = {
+            "ce_fused": F.cross_entropy(out.logits, batch.label),
+            "ce": sum(F.cross_entropy(per_logits[m], batch.label) for m in self.modalities) / len(self.modalities),
+        }
+        if self.semantic_weight > 0 and self.class_embedding is not None:
+            target = self.class_embedding[batch.label]
+            semantic = sum(F.mse_loss(per_embedding[m].float(), target) for m in self.modalities) / len(self.modalities)
+            terms["semantic"] = self.semantic_weight * semantic
+        return StepOutput(loss=sum(terms.values()), terms=terms, logits=out.logits)
+
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        out = self.net(batch.gaf)
+        return {"fused": out.logits, **out.extras["per_modality_logits"]}
+
+
+def classifier_stage(arch: dict) -> Stage:
+    """An evaluation stage around a freshly built network of `arch` (load the weights after)."""
+    net = build_network(arch)
+    if arch["kind"] == "trn":
+        return VideoClassifier(net, arch)
+    if arch["kind"] == "resnet":
+        return GafClassifier(net, arch["modality"], arch)
+    return SensorTeacherStage(net, arch)

@@ -1,0 +1,98 @@
+"""Pieces both recipes share: frozen teachers from a finished run, pretrained weights, KD baselines."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pipeline.config import DatasetSpec
+from pipeline.store import Store
+from training.engine import BEST, LAST
+from training.losses import KDLoss, build_loss
+from training.models.weights import WeightsError, load_pretrained
+
+# Default weight of each --kd baseline (RepDistiller's defaults where it has one).
+KD_WEIGHTS = {"st": 1.0, "logits": 1.0, "sp": 3000.0, "rkd": 1.0, "cc": 0.02, "at": 1000.0, "fitnet": 100.0}
+
+
+class RecipeError(ValueError):
+    """A run that cannot be built as asked (teachers run missing or mismatched, ...); one line."""
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """requires_grad off and eval mode: a teacher is only ever evaluated."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def stage_checkpoint(stage_dir: Path) -> Path:
+    """best.pt of a finished stage (best on validation), else its last.pt."""
+    for name in (BEST, LAST):
+        if (stage_dir / name).exists():
+            return stage_dir / name
+    raise RecipeError(f"{stage_dir}: no {BEST} or {LAST} here (has that stage been trained?)")
+
+
+def teacher_stage_dir(run_dir: Path) -> Path:
+    """`run_dir` itself when it holds a checkpoint, else its teachers/ stage."""
+    run_dir = Path(run_dir)
+    if (run_dir / BEST).exists() or (run_dir / LAST).exists():
+        return run_dir
+    return run_dir / "teachers"
+
+
+def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tuple[nn.Module, dict]:
+    """The teacher network trained in run_dir (its stage-1 checkpoint), frozen, and its arch record.
+
+    Fails with one line when it is not a `kind` network of this dataset, or its embedding
+    dimension differs from the store's class embedding.
+    """
+    from training.recipes.classifiers import build_network
+
+    path = stage_checkpoint(teacher_stage_dir(run_dir))
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    arch = checkpoint.get("arch") or {}
+    if arch.get("kind") != kind:
+        raise RecipeError(f"{path}: holds a {arch.get('kind', 'unknown')!r} network, this stage needs {kind!r} teachers")
+    if arch["num_classes"] != spec.num_classes:
+        raise RecipeError(f"{path}: teachers have {arch['num_classes']} classes, {spec.name} has {spec.num_classes}")
+    embed_dim = store.class_embedding.shape[1]
+    if arch["embed_dim"] != embed_dim:
+        raise RecipeError(
+            f"{path}: teachers' embedding dimension is {arch['embed_dim']}, the store's class embedding has {embed_dim}"
+        )
+    missing = [m for m in arch.get("modalities", []) if m not in store.modalities]
+    if missing:
+        raise RecipeError(f"{path}: teachers read {', '.join(missing)}, which {store.path} does not hold")
+    net = build_network(arch)
+    state = {k[len("net."):]: v for k, v in checkpoint["model"].items() if k.startswith("net.")}
+    net.load_state_dict(state)
+    return freeze(net), arch
+
+
+def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
+    """load_pretrained with a one-line error for an unusable file; prints what loaded."""
+    try:
+        report = load_pretrained(module, Path(path), kind)
+    except (WeightsError, FileNotFoundError, RuntimeError) as error:
+        raise RecipeError(str(error).splitlines()[0]) from None
+    print(report.message)
+
+
+def baseline_kd(name: str, weight: float | None, student_taps: Sequence[str], teacher_taps: Sequence[str],
+                embed_dim: int, temperature: float) -> tuple[KDLoss, float]:
+    """The --kd baseline loss module and its weight. Feature-map losses pair taps in order;
+    with more teacher taps than student taps (several teachers) the student taps repeat."""
+    if name == "st":
+        loss = build_loss("st", T=temperature)
+    elif name == "at":
+        pairs = [(student_taps[i % len(student_taps)], t) for i, t in enumerate(teacher_taps)]
+        loss = build_loss("at", pairs=pairs)
+    elif name == "fitnet":
+        loss = build_loss("fitnet", student_dim=embed_dim, teacher_dim=embed_dim)
+    else:
+        loss = build_loss(name)
+    return loss, (KD_WEIGHTS[name] if weight is None else weight)

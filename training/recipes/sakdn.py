@@ -1,0 +1,126 @@
+"""SAKDN (sensor -> vision): fused VGG16-BN sensor teachers distilled into a TRN video student.
+
+Stage 1 ("teachers"): SensorTeacherStage on the GAF images of every sensor modality.
+Stage 2 ("student"): TRN on the clip, the teachers frozen (eval mode, no_grad) on the GAF images
+of the clip's own take:
+
+    L = CE + alpha * ST + beta * GSDM + gamma * SP
+    ST   = 1/m sum_k T^2 KL(softmax(t_k/T) || softmax(s/T))              (per-teacher soft targets)
+    GSDM = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5  (training.gsdm)
+    SP   = 1/m sum_k MSE(student embedding, fc7_k)                       (semantic preserving)
+
+`--ablate st,gsdm,sp` drops a term (it is then neither computed nor logged), `--ablate spamfm`
+trains the teachers without fusion; `--kd NAME` replaces ST + GSDM + SP by one baseline of the
+LOSSES registry, weighted by kd_weight; `--kd none` trains the video baseline (CE only, no teacher).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pipeline.config import DatasetSpec
+from pipeline.store import Store
+from training.data import Batch, Needs
+from training.engine import StepOutput
+from training.fusion import SensorTeachers
+from training.gsdm import ablated_forward
+from training.losses import build_loss
+from training.models.trn import TRN
+from training.options import RunOptions
+from training.recipes.classifiers import (
+    SensorTeacherStage,
+    VideoClassifier,
+    build_network,
+    teachers_arch,
+    trn_arch,
+)
+from training.recipes.common import (
+    RecipeError,
+    baseline_kd,
+    freeze,
+    load_frozen,
+    load_pretrained_weights,
+)
+
+
+class SakdnStudent(VideoClassifier):
+    """TRN student with frozen SensorTeachers; terms as in the module docstring."""
+
+    def __init__(self, net: TRN, arch: dict, teachers: SensorTeachers, teacher_arch: dict, class_embedding: Tensor,
+                 options: RunOptions):
+        super().__init__(net, arch)
+        self.teachers = freeze(teachers)
+        self.train_needs = Needs(video=True, modalities=tuple(teachers.modalities))
+        self.gaf_size = teacher_arch["gaf_size"]
+        self.weights = {"st": options.alpha, "gsdm": options.beta, "sp": options.gamma}
+        self.kd_name = options.kd
+        if options.kd is not None:
+            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.gsdm_taps,
+                                                  teacher_taps=[f"{m}.block{k}" for m in teachers.modalities
+                                                                for k in range(1, 6)],
+                                                  embed_dim=net.embed_dim, temperature=options.temperature)
+            self.active: tuple[str, ...] = ()
+        else:
+            self.active = tuple(t for t in ("st", "gsdm", "sp") if t not in options.ablate and self.weights[t] != 0)
+            self.st = build_loss("st", T=options.temperature)
+            self.gsdm = build_loss("gsdm", class_embedding=class_embedding, student_taps=net.gsdm_taps)
+            self.sp = build_loss("semantic")
+
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.teachers]
+
+    def forward(self, batch: Batch) -> StepOutput:
+        student = self.net(batch.video)
+        with torch.no_grad():
+            teacher = self.teachers(batch.gaf)
+        terms = {"ce": F.cross_entropy(student.logits, batch.label)}
+        if self.kd_name is not None:
+            terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
+        if "st" in self.active:
+            terms["st"] = self.weights["st"] * self.st(student, teacher)
+        if "gsdm" in self.active:
+            context = {"student_ablated": ablated_forward(self.net, batch.video),
+                       "teacher_ablated": ablated_forward(self.teachers, batch.gaf)}
+            terms["gsdm"] = self.weights["gsdm"] * self.gsdm(student, teacher, **context)
+        if "sp" in self.active:
+            terms["sp"] = self.weights["sp"] * self.sp(student, teacher)
+        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
+
+
+def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> SensorTeacherStage:
+    """Stage 1: SensorTeachers on every requested modality of the store."""
+    modalities = tuple(options.modalities or store.modalities)
+    if not modalities:
+        raise RecipeError(f"{store.path}: store holds no sensor modality; the sensor teachers need at least one")
+    embed_dim = store.class_embedding.shape[1]
+    gaf_size = options.data.gaf_size or store.layout.gaf_size
+    arch = teachers_arch(spec.num_classes, modalities, embed_dim, "spamfm" not in options.ablate, gaf_size,
+                         options.spamfm_gate)
+    net = build_network(arch)
+    if options.pretrained_sensor:
+        for modality in modalities:
+            load_pretrained_weights(net.nets[modality], options.pretrained_sensor, "vgg16_bn")
+    embedding = torch.from_numpy(store.class_embedding)
+    return SensorTeacherStage(net, arch, embedding, semantic_weight=options.teacher_semantic)
+
+
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None,
+                  segments: int) -> VideoClassifier:
+    """Stage 2: the TRN student (with the frozen teachers of teachers_dir unless --kd none)."""
+    embed_dim = store.class_embedding.shape[1]
+    arch = trn_arch(spec.num_classes, segments, options.backbone, embed_dim, options.dropout, options.data.frame_size,
+                    options.data.video_input)
+    net = build_network(arch)
+    if options.pretrained:
+        load_pretrained_weights(net, options.pretrained, "bninception" if options.backbone == "bninception" else "resnet")
+    if options.kd == "none":
+        return VideoClassifier(net, arch)
+    if teachers_dir is None:
+        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
+    teachers, teacher_arch = load_frozen(teachers_dir, "sensor_teachers", spec, store)
+    if "spamfm" in options.ablate and teacher_arch["fuse"]:
+        raise RecipeError(f"{teachers_dir}: these teachers were trained with SPAMFM; --ablate spamfm needs teachers trained with it ablated")
+    return SakdnStudent(net, arch, teachers, teacher_arch, torch.from_numpy(store.class_embedding), options)

@@ -1,0 +1,106 @@
+"""VSKD (vision -> sensor): a TRN video teacher distilled into a ResNet18 on one modality's GAF.
+
+Stage 1 ("teachers"): VideoClassifier (TRN, CE) on the clips.
+Stage 2 ("student"): ResNet18 on the GAF images of `student_modality`; each training take is
+paired with one of ITS clips (random in training), which the frozen teacher sees:
+
+    L = CE + DASK,  DASK = alpha * KD_T + beta * (L_distance + L_angle) + gamma * L_semantic
+    KD_T      = T^2 KL(softmax(t/T) || softmax(s/T))
+    L_distance, L_angle = RKD distance / angle (smooth-L1) between the embeddings
+    L_semantic = MSE(student fc0, teacher semantic feature)
+
+`--ablate distance,angle,semantic` drops a DASK term (then neither computed nor logged);
+`--kd NAME` replaces DASK by one baseline of the LOSSES registry; `--kd none` trains the sensor
+baseline (CE only, no teacher, no video).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.config import DatasetSpec
+from pipeline.store import Store
+from training.data import Batch, Needs
+from training.engine import StepOutput
+from training.losses import build_loss
+from training.models.resnet import ResNetStudent
+from training.models.trn import TRN
+from training.options import RunOptions
+from training.recipes.classifiers import GafClassifier, VideoClassifier, build_network, resnet_arch, trn_arch
+from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen, load_pretrained_weights
+
+RESNET_TAPS = ("layer1", "layer2", "layer3", "layer4")
+
+
+class VskdStudent(GafClassifier):
+    """ResNet student on one modality with a frozen TRN teacher on the paired clip."""
+
+    def __init__(self, net: ResNetStudent, modality: str, arch: dict, teacher: TRN, teacher_arch: dict,
+                 options: RunOptions):
+        super().__init__(net, modality, arch)
+        self.teacher = freeze(teacher)
+        self.train_needs = Needs(video=True, modalities=(modality,))
+        self.video_arch = teacher_arch
+        self.kd_name = options.kd
+        if options.kd is not None:
+            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=RESNET_TAPS,
+                                                  teacher_taps=teacher.gsdm_taps[1:], embed_dim=net.embed_dim,
+                                                  temperature=options.temperature)
+        else:
+            switches = {term: term not in options.ablate for term in ("distance", "angle", "semantic")}
+            self.dask = build_loss("dask", T=options.temperature, alpha=options.alpha, beta=options.beta,
+                                   gamma=options.gamma, **switches)
+            self.weights = {"kd": options.alpha, "distance": options.beta, "angle": options.beta,
+                            "semantic": options.gamma}
+
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.teacher]
+
+    def forward(self, batch: Batch) -> StepOutput:
+        student = self.net(batch.gaf[self.modality])
+        with torch.no_grad():
+            teacher = self.teacher(batch.video)
+        terms = {"ce": F.cross_entropy(student.logits, batch.label)}
+        if self.kd_name is not None:
+            terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
+        else:
+            for name, value in self.dask.terms(student, teacher).items():
+                if self.weights[name] != 0:
+                    terms[name] = self.weights[name] * value
+        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
+
+
+def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> VideoClassifier:
+    """Stage 1: the TRN video teacher (CE)."""
+    arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], options.dropout,
+                    options.data.frame_size, options.data.video_input)
+    net = build_network(arch)
+    if options.pretrained:
+        load_pretrained_weights(net, options.pretrained, "bninception" if options.backbone == "bninception" else "resnet")
+    return VideoClassifier(net, arch)
+
+
+def student_modality(store: Store, options: RunOptions) -> str:
+    modality = options.student_modality or (store.modalities[0] if store.modalities else None)
+    if modality is None:
+        raise RecipeError(f"{store.path}: store holds no sensor modality for the student")
+    return modality
+
+
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> GafClassifier:
+    """Stage 2: ResNet18 on the student modality (with the frozen TRN teacher unless --kd none)."""
+    modality = student_modality(store, options)
+    arch = resnet_arch(spec.num_classes, modality, store.class_embedding.shape[1],
+                       options.data.gaf_size or store.layout.gaf_size)
+    net = build_network(arch)
+    if options.pretrained_sensor:
+        load_pretrained_weights(net, options.pretrained_sensor, "resnet")
+    if options.kd == "none":
+        return GafClassifier(net, modality, arch)
+    if teachers_dir is None:
+        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
+    teacher, teacher_arch = load_frozen(teachers_dir, "trn", spec, store)
+    return VskdStudent(net, modality, arch, teacher, teacher_arch, options)

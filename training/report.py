@@ -1,0 +1,182 @@
+"""Run reports: training curves and confusion matrices as PNG, results as one Markdown table.
+
+Every results table carries the classical baseline's rows (training/baseline.py) beside the
+networks, and the chance level 1/C, so a network's score is always read against both.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline.config import DatasetSpec  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+from training.engine import METRICS_FILE, RESULTS_FILE  # noqa: E402
+
+CURVES_PNG, CONFUSION_PNG, RESULTS_MD, RESULTS_JSON = "curves.png", "confusion.png", "results.md", "results.json"
+
+
+def read_metrics(stage_dir: Path) -> list[dict]:
+    path = Path(stage_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_curves(records: Sequence[dict], png: Path, title: str) -> Path:
+    """Left: each training loss term per epoch (log scale); right: accuracy on train / val / test."""
+    epochs = [r["epoch"] for r in records]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    terms = [k for k in records[0]["train"] if k != "accuracy"] if records else []
+    for term in terms:
+        values = [max(r["train"].get(term, np.nan), 1e-8) for r in records]
+        ax_loss.plot(epochs, values, label=term, linewidth=2.0 if term == "loss" else 1.0)
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss (weighted terms)")
+    ax_loss.legend(fontsize=8)
+    ax_acc.plot(epochs, [r["train"]["accuracy"] for r in records], label="train")
+    for split in ("val", "test"):
+        if records and split in records[0]:
+            ax_acc.plot(epochs, [r[split]["accuracy"] for r in records], label=split)
+            ax_acc.plot(epochs, [r[split]["macro_f1"] for r in records], linestyle="--", label=f"{split} macro-F1")
+    ax_acc.set_ylim(0, 1)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], png: Path, title: str) -> Path:
+    """Row-normalised confusion matrix (true class per row) with the counts written in; classes that
+    neither occur nor are predicted are left out."""
+    confusion = np.asarray(confusion)
+    shown = np.flatnonzero(confusion.sum(axis=0) + confusion.sum(axis=1))
+    if len(shown):
+        confusion = confusion[np.ix_(shown, shown)]
+        class_names = [class_names[i] for i in shown]
+    rows = confusion.sum(axis=1, keepdims=True)
+    share = np.divide(confusion, rows, out=np.zeros(confusion.shape, dtype=float), where=rows > 0)
+    n = len(class_names)
+    side = max(5.0, 0.35 * n + 2.5)
+    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    labels = [name if len(name) <= 28 else name[:26] + ".." for name in class_names]
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    if n <= 40:
+        for i in range(n):
+            for j in range(n):
+                if confusion[i, j]:
+                    ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a results table: test figures at the final epoch and at the best-on-val epoch."""
+
+    model: str
+    input: str
+    accuracy: float
+    macro_f1: float
+    best_epoch: int | None = None
+    best_accuracy: float | None = None
+    best_macro_f1: float | None = None
+
+
+def stage_rows(stage_dir: Path, title: str) -> list[Row]:
+    """Rows of a finished stage (one per prediction head) from its results.json."""
+    result = json.loads((Path(stage_dir) / RESULTS_FILE).read_text())
+    rows = []
+    for head, final in result["final"]["test"].items():
+        best = result["best"]["test"][head] if result["best_epoch"] is not None else None
+        rows.append(Row(
+            model=title, input=head, accuracy=final["accuracy"], macro_f1=final["macro_f1"],
+            best_epoch=result["best_epoch"],
+            best_accuracy=best["accuracy"] if best else None, best_macro_f1=best["macro_f1"] if best else None,
+        ))
+    return rows
+
+
+def baseline_table_rows(results) -> list[Row]:
+    return [Row(model=f"classical: {r.model}", input=r.input, accuracy=r.scores.accuracy,
+                macro_f1=r.scores.macro_f1) for r in results]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def markdown_table(rows: Sequence[Row], num_classes: int | None = None, protocol: str | None = None) -> str:
+    """The results table; test figures in percent; num_classes: the classes the data holds (chance = 1/num_classes)."""
+    lines = [
+        "| model | input | test acc | test macro-F1 | best-val epoch | test acc @best-val | test macro-F1 @best-val |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r.model} | {r.input} | {_pct(r.accuracy)} | {_pct(r.macro_f1)} | "
+                     f"{r.best_epoch if r.best_epoch is not None else '-'} | {_pct(r.best_accuracy)} | "
+                     f"{_pct(r.best_macro_f1)} |")
+    notes = []
+    if protocol:
+        notes.append(f"protocol: {protocol}")
+    if num_classes:
+        notes.append(f"chance: {100 / num_classes:.1f}% ({num_classes} classes)")
+    notes.append("test acc / macro-F1: final epoch; @best-val: the checkpoint with the best validation accuracy")
+    return "\n".join(lines) + "\n\n" + "; ".join(notes) + "\n"
+
+
+def write_stage_report(stage_dir: Path, class_names: Sequence[str], title: str) -> None:
+    """curves.png and confusion.png (final-epoch test confusion of the first head) of one stage."""
+    stage_dir = Path(stage_dir)
+    records = read_metrics(stage_dir)
+    if records:
+        plot_curves(records, stage_dir / CURVES_PNG, title)
+    result = json.loads((stage_dir / RESULTS_FILE).read_text())
+    head, scores = next(iter(result["final"]["test"].items()))
+    plot_confusion(np.asarray(scores["confusion"]), class_names, stage_dir / CONFUSION_PNG,
+                   f"{title} [{head}], test, final epoch")
+
+
+def write_run_report(run_dir: Path, titles: Mapping[str, str], spec: DatasetSpec, store: Store, protocol: str,
+                     seed: int = 0, baseline: bool = True) -> str:
+    """Stage reports, then results.md / results.json of the run (with the classical baseline's rows)."""
+    run_dir = Path(run_dir)
+    rows: list[Row] = []
+    for name, title in titles.items():
+        stage_dir = run_dir / name
+        if (stage_dir / RESULTS_FILE).exists():
+            write_stage_report(stage_dir, spec.classes, title)
+            rows += stage_rows(stage_dir, title)
+    classical = []
+    if baseline and store.modalities:
+        from training.baseline import run_baseline
+
+        classical = run_baseline(store, spec, protocol, seed)
+        rows += baseline_table_rows(classical)
+    table = markdown_table(rows, len(np.unique(store.takes["label"])), protocol)
+    (run_dir / RESULTS_MD).write_text(f"# {run_dir.name}\n\n{table}")
+    (run_dir / RESULTS_JSON).write_text(json.dumps({
+        "rows": [r.__dict__ for r in rows], "baseline": [b.to_dict() for b in classical]}, indent=1))
+    print(table, flush=True)
+    return table
