@@ -100,6 +100,11 @@ def test_failed_recordings_are_excluded_and_counted(trainer_mmact_store):
                    val_fraction=0.0)
     assert sum(c.get("orientation absent", 0) for c in takes.excluded.values()) == absent
     assert len(takes.train) + len(takes.test) == store.num_takes - absent
+    # the take whose orientation stream failed is marked failed, yet still serves acc_phone
+    assert (store.takes["status"] == "failed").sum() == absent
+    phone = select(store, spec, "all", TAKES, Needs(modalities=("acc_phone",)), Needs(modalities=("acc_phone",)),
+                   val_fraction=0.0)
+    assert len(phone.train) + len(phone.test) == store.num_takes
 
 
 @pytest.mark.parametrize("protocol", ["trial", "subject"])
