@@ -549,7 +549,9 @@ def _create(store_path: Path, spec: DatasetSpec, options: PrepareOptions, select
     from pipeline.embeddings import EmbeddingError, class_embeddings, embedding_source_id, load_glove
 
     try:
-        vectors = load_glove(options.glove) if options.glove is not None else load_glove()
+        # the packaged default is converted once per checkout (cache/glove); a user's GloVe file
+        # is converted beside the stores it serves
+        vectors = load_glove() if options.glove is None else load_glove(options.glove, Path(options.cache) / "glove")
         embedding, tokens = class_embeddings(spec.classes, vectors, spec.aliases, combine=options.combine)
     except EmbeddingError as error:
         raise PrepareError(f"{spec.name}: class embedding: {error} (add an alias in datasets.yaml)") from None
