@@ -1,4 +1,4 @@
-"""Time and size of synthetic raw trees: `python bench/bench_synthetic.py [--full]`.
+"""Time and size of synthetic raw trees: `python bench/synthetic.py [--full]`.
 
 Prints seconds, takes, clips and bytes on disk per layout; --full adds the layouts' default
 (real-size) frames next to the small demo frames.
