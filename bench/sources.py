@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -19,16 +17,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.sources import berkeley_mhad, mmact  # noqa: E402
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402
 
 
 def demosaic_by_convolution(raw: np.ndarray) -> np.ndarray:
