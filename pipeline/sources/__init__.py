@@ -87,6 +87,17 @@ def walk_files(
         stack.extend(reversed(subfolders))
 
 
+def add_sensor_file(sensor_files: dict[str, dict[str, Path]], key: str, modality: str, path: Path,
+                    problems: list[str]) -> bool:
+    """Record `path` as take `key`'s `modality` file; a second file for the same slot is a problem line."""
+    files = sensor_files.setdefault(key, {})
+    if modality in files:
+        problems.append(f"{path}: duplicate of {files[modality]} (skipped)")
+        return False
+    files[modality] = path
+    return True
+
+
 def index_of(pattern: str, name: str) -> int | None:
     """The integer captured by `pattern` (one group, case-insensitive full match) in `name`, or None."""
     match = re.fullmatch(pattern, name, flags=re.IGNORECASE)

@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.config import DatasetSpec
 from pipeline.records import Clip, SensorStream, SourceError, Take
-from pipeline.sources import Scan, index_of, requested_modalities, walk_files
+from pipeline.sources import Scan, add_sensor_file, index_of, requested_modalities, walk_files
 
 CLUSTER_CAMERAS = {1: (0, 4), 2: (4, 4), 3: (8, 2), 4: (10, 2)}  # cluster -> (camera offset, cameras)
 ACC_PATTERN = re.compile(r"acc_h(\d+)_s(\d+)_a(\d+)_r(\d+)\.txt", re.IGNORECASE)
@@ -120,11 +120,8 @@ def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = Non
             if modality not in wanted or not label_ok(path, action):
                 continue
             key = take_key(subject, action, repetition)
-            files = sensor_files.setdefault(key, {})
-            if modality in files:
-                problems.append(f"{path}: duplicate of {files[modality]} (skipped)")
+            if not add_sensor_file(sensor_files, key, modality, path, problems):
                 continue
-            files[modality] = path
             found_modalities.add(modality)
             ids[key] = (subject, action, repetition)
         elif times is not None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.config import DatasetSpec
 from pipeline.records import Clip, SensorStream, SourceError, Take
-from pipeline.sources import Scan, index_of, requested_modalities, walk_files
+from pipeline.sources import Scan, add_sensor_file, index_of, requested_modalities, walk_files
 
 SENSOR_FOLDER = re.compile(r"(acc_phone|acc_watch|gyro|orientation)_clip", re.IGNORECASE)
 ROW_PATTERN = re.compile(
@@ -79,11 +79,8 @@ def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = Non
             if found is None:
                 continue
             key = found[0]
-            files = sensor_files.setdefault(key, {})
-            if modality in files:
-                problems.append(f"{path}: duplicate of {files[modality]} (skipped)")
+            if not add_sensor_file(sensor_files, key, modality, path, problems):
                 continue
-            files[modality] = path
             found_modalities.add(modality)
             ids[key] = found[1]
         elif suffix == ".mp4":
