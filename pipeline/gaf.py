@@ -22,9 +22,6 @@ SCALINGS = ("minmax", "range")
 # then mapped to the lower bound -1, so a constant axis gives GASF = 1 and GADF = 0.
 _ZERO_RANGE = 10 * np.finfo(np.float64).eps
 
-# Images are produced in slices of about this many bytes (fits in L2/L3: about 15% faster than one product).
-_CHUNK_BYTES = 2 << 20
-
 
 def segment_bounds(length: int, size: int) -> np.ndarray:
     """Bounds (size + 1,) of the non-overlapping PAA windows, as pyts computes them."""
@@ -153,8 +150,5 @@ def gaf_images(
         left[:, :, 0], left[:, :, 1] = cos, sin
     else:  # sin_i cos_j - cos_i sin_j
         left[:, :, 0], left[:, :, 1] = sin, cos
-    images = np.empty((batch * channels, size, size), dtype=np.float32)
-    step = max(1, _CHUNK_BYTES // (4 * size * size))  # images per product, sized to stay in cache
-    for start in range(0, batch * channels, step):
-        np.matmul(left[start:start + step], right[start:start + step], out=images[start:start + step])
+    images = np.matmul(left, right)
     return images.reshape(batch, channels, size, size)
