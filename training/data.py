@@ -204,8 +204,7 @@ class Resident:
         self.labels = torch.as_tensor(store.takes["label"], dtype=torch.long)
         frames = None
         if slots is not None and len(self.clip_rows):
-            first = store.frames(self.clip_rows[:1])[:, slots]
-            frames = np.empty((len(self.clip_rows), *first.shape[1:]), dtype=np.uint8)
+            frames = np.empty((len(self.clip_rows), len(slots), *store.layout.frame_size, 3), dtype=np.uint8)
             for start in range(0, len(self.clip_rows), chunk):
                 frames[start:start + chunk] = store.frames(self.clip_rows[start:start + chunk])[:, slots]
         gaf = {m: np.ascontiguousarray(store.gaf(m, self.take_rows)) for m in modalities} if len(self.take_rows) else {}
@@ -389,8 +388,8 @@ def build_data(
     splits: Sequence[str] = ("train", "val", "test"),
 ) -> SplitData:
     """Check the store, select the rows of options.protocol, load the arrays of `splits`, build their loaders."""
-    check_store(store, spec, Needs(train_needs.video or eval_needs.video,
-                                   tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))))
+    modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
+    check_store(store, spec, Needs(train_needs.video or eval_needs.video, modalities))
     protocol = options.protocol or spec.default_protocol
     selection = select(store, spec, protocol, unit, train_needs, eval_needs,
                        options.val_fraction, options.val_subjects, seed)
@@ -409,7 +408,6 @@ def build_data(
     segments = options.segments or store.segments
     needs_video = (train_needs.video and "train" in splits) or eval_needs.video
     slots = segment_slots(store.segments, store.candidates, segments) if needs_video else None
-    modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
     resident = Resident(store, clip_rows, take_rows, modalities, slots, device, options.residency)
     if options.workers is None:
         options = dataclasses.replace(options, workers=1 if device.type == "cuda" else 0)
