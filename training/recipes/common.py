@@ -11,7 +11,10 @@ from pipeline.config import DatasetSpec
 from pipeline.store import Store
 from training.engine import BEST, LAST
 from training.losses import KDLoss, build_loss
+from training.models.trn import TRN
 from training.models.weights import WeightsError, load_pretrained
+from training.options import RunOptions
+from training.recipes.classifiers import build_network, trn_arch
 
 # Default weight of each --kd baseline (RepDistiller's defaults where it has one).
 KD_WEIGHTS = {"st": 1.0, "logits": 1.0, "sp": 3000.0, "rkd": 1.0, "cc": 0.02, "at": 1000.0, "fitnet": 100.0}
@@ -50,8 +53,6 @@ def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tu
     Fails with one line when it is not a `kind` network of this dataset, or its embedding
     dimension differs from the store's class embedding.
     """
-    from training.recipes.classifiers import build_network
-
     path = stage_checkpoint(teacher_stage_dir(run_dir))
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     arch = checkpoint.get("arch") or {}
@@ -80,6 +81,16 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
     except (WeightsError, FileNotFoundError, RuntimeError) as error:
         raise RecipeError(str(error).splitlines()[0]) from None
     print(report.message)
+
+
+def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, dict]:
+    """The TRN of a run (SAKDN student, VSKD teacher) and its arch record, with --pretrained backbone weights."""
+    arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], options.dropout,
+                    options.data.frame_size, options.data.video_input)
+    net = build_network(arch)
+    if options.pretrained:
+        load_pretrained_weights(net, options.pretrained, "bninception" if options.backbone == "bninception" else "resnet")
+    return net, arch
 
 
 def baseline_kd(name: str, weight: float | None, student_taps: Sequence[str], teacher_taps: Sequence[str],

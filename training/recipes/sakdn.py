@@ -35,7 +35,6 @@ from training.recipes.classifiers import (
     VideoClassifier,
     build_network,
     teachers_arch,
-    trn_arch,
 )
 from training.recipes.common import (
     RecipeError,
@@ -43,6 +42,7 @@ from training.recipes.common import (
     freeze,
     load_frozen,
     load_pretrained_weights,
+    video_network,
 )
 
 
@@ -110,12 +110,7 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
 def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None,
                   segments: int) -> VideoClassifier:
     """Stage 2: the TRN student (with the frozen teachers of teachers_dir unless --kd none)."""
-    embed_dim = store.class_embedding.shape[1]
-    arch = trn_arch(spec.num_classes, segments, options.backbone, embed_dim, options.dropout, options.data.frame_size,
-                    options.data.video_input)
-    net = build_network(arch)
-    if options.pretrained:
-        load_pretrained_weights(net, options.pretrained, "bninception" if options.backbone == "bninception" else "resnet")
+    net, arch = video_network(store, spec, options, segments)
     if options.kd == "none":
         return VideoClassifier(net, arch)
     if teachers_dir is None:

@@ -29,8 +29,15 @@ from training.losses import build_loss
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
 from training.options import RunOptions
-from training.recipes.classifiers import GafClassifier, VideoClassifier, build_network, resnet_arch, trn_arch
-from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen, load_pretrained_weights
+from training.recipes.classifiers import GafClassifier, VideoClassifier, build_network, resnet_arch
+from training.recipes.common import (
+    RecipeError,
+    baseline_kd,
+    freeze,
+    load_frozen,
+    load_pretrained_weights,
+    video_network,
+)
 
 RESNET_TAPS = ("layer1", "layer2", "layer3", "layer4")
 
@@ -75,12 +82,7 @@ class VskdStudent(GafClassifier):
 
 def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> VideoClassifier:
     """Stage 1: the TRN video teacher (CE)."""
-    arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], options.dropout,
-                    options.data.frame_size, options.data.video_input)
-    net = build_network(arch)
-    if options.pretrained:
-        load_pretrained_weights(net, options.pretrained, "bninception" if options.backbone == "bninception" else "resnet")
-    return VideoClassifier(net, arch)
+    return VideoClassifier(*video_network(store, spec, options, segments))
 
 
 def student_modality(store: Store, options: RunOptions) -> str:
