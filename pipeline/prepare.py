@@ -53,6 +53,7 @@ class PrepareOptions:
     scaling: str = "minmax"
     glove: Path | None = None
     combine: str = "sum"
+    class_embedding: Path | None = None  # a (C, D) .npy table of class vectors instead of GloVe words
     frame_size: tuple[int, int] | None = None
     take_block: int = 32
     clip_block: int = 16
@@ -273,6 +274,8 @@ def _check_options(options: PrepareOptions, spec: DatasetSpec) -> None:
         raise PrepareError(f"--scaling must be one of {', '.join(SCALINGS)}, got {options.scaling!r}")
     if options.combine not in COMBINES:
         raise PrepareError(f"--combine must be one of {', '.join(COMBINES)}, got {options.combine!r}")
+    if options.class_embedding is not None and options.glove is not None:
+        raise PrepareError("--class-embedding and --glove both give the class embedding; pass one of them")
     if options.gaf_size < 2:
         raise PrepareError(f"--gaf-size must be >= 2, got {options.gaf_size}")
     if options.limit is not None and options.limit < 1:
@@ -490,7 +493,7 @@ def _check_existing(store_path: Path, options: PrepareOptions, config: dict, dig
 
 def prepare(options: PrepareOptions) -> PrepareReport:
     """Build (or resume) <cache>/<dataset>.zarr; raises PrepareError for requests that cannot run."""
-    from pipeline.embeddings import embedding_source_id
+    from pipeline.embeddings import class_table_source_id, embedding_source_id
 
     started = time.perf_counter()
     try:
@@ -503,7 +506,11 @@ def prepare(options: PrepareOptions) -> PrepareReport:
         raise PrepareError(f"{root}: raw dataset folder of {spec.name} not found "
                            f"(pass --root or set {spec.raw.get('root_env', 'the root_env variable')})")
     selection = select_records(options, spec, root)
-    config = _config(options, spec, selection.modalities, selection.frame_size, embedding_source_id(options.glove))
+    if options.class_embedding is not None and not Path(options.class_embedding).is_file():
+        raise PrepareError(f"{options.class_embedding}: class embedding file not found")
+    source = (class_table_source_id(options.class_embedding) if options.class_embedding is not None
+              else embedding_source_id(options.glove))
+    config = _config(options, spec, selection.modalities, selection.frame_size, source)
     digest = zstore.config_digest(config)
     records_digest = zstore.config_digest({
         "takes": [t.key for t in selection.takes],
@@ -543,20 +550,32 @@ def prepare(options: PrepareOptions) -> PrepareReport:
     )
 
 
-def _create(store_path: Path, spec: DatasetSpec, options: PrepareOptions, selection: Selection, root: Path,
-            config: dict, digest: str, records_digest: str) -> None:
-    """Embed the class names, then write the empty store (all statuses pending)."""
-    from pipeline.embeddings import EmbeddingError, class_embeddings, embedding_source_id, load_glove
+def _class_embedding(spec: DatasetSpec, options: PrepareOptions, source: str) -> tuple[np.ndarray, dict]:
+    """The (C, D) class embedding and its attrs: a --class-embedding table, else GloVe words of the class names."""
+    from pipeline.embeddings import EmbeddingError, EmbeddingFileError, class_embeddings, load_class_table, load_glove
 
     try:
+        if options.class_embedding is not None:
+            table = load_class_table(options.class_embedding, spec.classes)
+            return table, {"source": source, "dim": int(table.shape[1]), "combine": None, "tokens": []}
         # the packaged default is converted once per checkout (cache/glove); a user's GloVe file
         # is converted beside the stores it serves
         vectors = load_glove() if options.glove is None else load_glove(options.glove, Path(options.cache) / "glove")
-        embedding, tokens = class_embeddings(spec.classes, vectors, spec.aliases, combine=options.combine)
+        table, tokens = class_embeddings(spec.classes, vectors, spec.aliases, combine=options.combine)
+    except EmbeddingFileError as error:
+        raise PrepareError(str(error)) from None
     except EmbeddingError as error:
         raise PrepareError(f"{spec.name}: class embedding: {error} (add an alias in datasets.yaml)") from None
     except (OSError, ValueError) as error:
         raise PrepareError(f"class embedding vectors: {error}") from None
+    return table, {"source": source, "dim": int(table.shape[1]), "combine": options.combine,
+                   "tokens": [list(t) for t in tokens]}
+
+
+def _create(store_path: Path, spec: DatasetSpec, options: PrepareOptions, selection: Selection, root: Path,
+            config: dict, digest: str, records_digest: str) -> None:
+    """Embed the class names, then write the empty store (all statuses pending)."""
+    embedding, embedding_attrs = _class_embedding(spec, options, config["embedding_source"])
     takes, clips = selection.takes, selection.clips
     take_index = {take.key: i for i, take in enumerate(takes)}
     layout = zstore.StoreLayout(
@@ -569,9 +588,7 @@ def _create(store_path: Path, spec: DatasetSpec, options: PrepareOptions, select
         takes={"key": [t.key for t in takes], **{c: [getattr(t, c) for t in takes] for c in zstore.TAKE_INT_COLUMNS}},
         clips={"take": [take_index[c.take_key] for c in clips], "camera": [c.camera for c in clips],
                "video": [_relative(c.video, root) for c in clips]},
-        class_names=spec.classes, class_embedding=embedding,
-        embedding_attrs={"source": embedding_source_id(options.glove), "dim": int(embedding.shape[1]),
-                         "combine": options.combine, "tokens": [list(t) for t in tokens]},
+        class_names=spec.classes, class_embedding=embedding, embedding_attrs=embedding_attrs,
         attrs={"schema_version": zstore.SCHEMA_VERSION, "dataset": spec.name, "config": config,
                "config_digest": digest, "records_digest": records_digest, "versions": _versions(),
                "scan_problems": list(selection.problems)},

@@ -135,3 +135,39 @@ def test_sensor_teachers_ablated_forward_and_errors():
         teachers({"acc": x["acc"]})
     with pytest.raises(ValueError, match="unknown fusion stages"):
         SensorTeachers(["acc"], 3, 8, fusion_stages=("block9",))
+
+
+@pytest.mark.parametrize("eval_descriptor", ["running", "sample"])
+def test_eval_output_of_a_sample_ignores_the_rest_of_its_batch(eval_descriptor):
+    torch.manual_seed(11)
+    teachers = SensorTeachers(["acc", "gyro"], num_classes=4, embed_dim=8, eval_descriptor=eval_descriptor)
+    x = {m: torch.randn(9, 3, 32, 32) for m in ("acc", "gyro")}
+    teachers.train()
+    teachers(x)                                                     # one training batch fills the running statistics
+    teachers.eval()
+    perm = torch.randperm(9)
+    with torch.no_grad():
+        whole = teachers(x).logits
+        shuffled = teachers({m: v[perm] for m, v in x.items()}).logits
+        singles = torch.cat([teachers({m: v[i:i + 1] for m, v in x.items()}).logits for i in range(9)])
+        sevens = torch.cat([teachers({m: v[i:i + 7] for m, v in x.items()}).logits for i in (0, 7)])[:9]
+    for other in (shuffled[torch.argsort(perm)], singles, sevens):
+        assert torch.allclose(whole, other, atol=1e-5)
+    alone = teachers.nets["acc"].eval()(x["acc"]).logits
+    assert not torch.allclose(teachers(x).extras["per_modality_logits"]["acc"], alone, atol=1e-4)   # still fused
+
+
+def test_running_statistics_follow_the_batchnorm_update():
+    torch.manual_seed(12)
+    fusion = SPAMFM(4, 2, momentum=0.25)
+    batches = [[torch.rand(5, 4, 3, 3), torch.rand(5, 4, 3, 3)] for _ in range(2)]
+    means = []
+    for maps in batches:
+        grams = [F.normalize(a.flatten(1) @ a.flatten(1).t(), dim=1) for a in maps]
+        means.append(torch.stack([(g @ a.mean(dim=(2, 3))).mean(dim=0) for g, a in zip(grams, maps)]))
+        fusion(maps)
+    assert torch.allclose(fusion.running_descriptor, 0.75 * means[0] + 0.25 * means[1], atol=1e-6)
+    assert int(fusion.num_batches_tracked) == 2
+    fusion.eval()
+    d = fusion.descriptors(batches[0])
+    assert torch.allclose(d["sum"], fusion.running_descriptor.sum(dim=0).expand(5, 4))

@@ -142,6 +142,36 @@ def test_modality_subset(trees, tmp_path):
     assert store.modalities == ["gyro"] and store.has_video and store.num_clips == 8
 
 
+SHARED_EMBEDDINGS = REPO.parent / "shared" / "class-embeddings"
+
+
+def test_class_embedding_table_becomes_the_store_embedding(trees, tmp_path):
+    table_path = SHARED_EMBEDDINGS / "UTD_Glove.npy"
+    if not table_path.exists():
+        pytest.skip("../shared/class-embeddings is absent")
+    result = CliRunner().invoke(cli, ["prepare", "--dataset", "synthetic-utd-mhad", "--root", str(trees["utd-mhad"].root),
+                                      "--cache", str(tmp_path), "--quiet", "--modalities", "acc",
+                                      "--class-embedding", str(table_path)])
+    assert result.exit_code == 0, result.output
+    store = zstore.open_store(tmp_path / "synthetic-utd-mhad.zarr")
+    np.testing.assert_allclose(store.class_embedding, np.load(table_path).astype(np.float32))
+    assert store.class_embedding.shape == (27, 300)
+    assert "class-table:UTD_Glove.npy" in store.attrs["config"]["embedding_source"]
+    with pytest.raises(PrepareError, match="other settings.*embedding_source"):
+        prepare(options("synthetic-utd-mhad", trees["utd-mhad"].root, tmp_path, modalities=("acc",)))
+
+
+@pytest.mark.parametrize("table, problem", [(np.zeros((5, 8)), "shape"), (np.full((27, 4), np.nan), "non-finite")])
+def test_bad_class_embedding_table_is_one_line_error(trees, tmp_path, table, problem):
+    path = tmp_path / "vectors.npy"
+    np.save(path, table)
+    result = CliRunner().invoke(cli, ["prepare", "--dataset", "synthetic-utd-mhad", "--root", str(trees["utd-mhad"].root),
+                                      "--cache", str(tmp_path), "--quiet", "--class-embedding", str(path)])
+    assert result.exit_code != 0 and "vectors.npy" in result.output and problem in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "synthetic-utd-mhad.zarr").exists()
+
+
 def test_berkeley_accelerometer_only_tree(trees, tmp_path):
     root = tmp_path / "raw"
     shutil.copytree(trees["berkeley-mhad"].root / "Accelerometer", root / "Accelerometer")

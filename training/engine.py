@@ -217,6 +217,7 @@ class EpochStats:
     samples: int
     seconds: float
     data_seconds: float
+    grad_norms: dict[str, float] = field(default_factory=dict)  # per loss term, on the epoch's first batch
 
     @property
     def samples_per_s(self) -> float:
@@ -239,6 +240,20 @@ def _timed(batches: Iterator[Batch], clock: list[float]) -> Iterator[Batch]:
         yield batch
 
 
+def term_gradient_norms(terms: dict[str, Tensor], params: list[nn.Parameter]) -> dict[str, float]:
+    """||d term / d params||_2 of each (weighted) loss term over the trainable parameters.
+
+    The graph is kept, so the step's own backward still runs after this probe; a term that does not
+    reach the parameters (a frozen teacher's output, an inert loss) gets 0.
+    """
+    norms = {}
+    for name, value in terms.items():
+        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True) if value.requires_grad else ()
+        squares = [g.float().pow(2).sum() for g in grads if g is not None]
+        norms[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    return norms
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the message names the epoch and the terms."""
 
@@ -256,7 +271,9 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     """One pass over the training rows; `model` is the stage or its DDP wrapper.
 
     Sums stay on the device; the host reads them (one sync) every `log_every` steps for the
-    progress bar and the non-finite check, and once at the end of the epoch.
+    progress bar and the non-finite check, and once at the end of the epoch. On the epoch's first
+    batch every loss term's gradient norm is probed (term_gradient_norms), so an inert or a
+    dominating term shows in metrics.jsonl.
     """
     stage.train()
     totals: dict[str, Tensor] = {}
@@ -265,10 +282,13 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     params = [p for p in stage.parameters() if p.requires_grad]
     clock = [0.0]
     started = time.perf_counter()
+    grad_norms: dict[str, float] = {}
     bar = tqdm(total=len(loader), desc=description, leave=False, disable=not ctx.progress, dynamic_ncols=True)
     for step, batch in enumerate(_timed(loader.epoch(epoch), clock), start=1):
         with ctx.autocast():
             out: StepOutput = model(batch)
+        if step == 1:
+            grad_norms = term_gradient_norms(out.terms, params)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         if options.grad_clip > 0:
@@ -302,7 +322,7 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     terms = {k: float(v) / seen_all for k, v in zip(names, stats[2:].tolist())}
     _check_finite(terms.get("loss", 0.0), terms, epoch)
     return EpochStats(terms=terms, accuracy=float(stats[1]) / seen_all, samples=seen_all,
-                      seconds=seconds, data_seconds=clock[0])
+                      seconds=seconds, data_seconds=clock[0], grad_norms=grad_norms)
 
 
 @dataclass
@@ -369,6 +389,7 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
         record = {
             "epoch": epoch + 1, "lr": lr,
             "train": {**stats.terms, "accuracy": stats.accuracy},
+            "grad_norm": stats.grad_norms, "grad_ratio": _relative_to_ce(stats.grad_norms),
             **{split: summarise(s, stage.heads) for split, s in scores.items()},
             "samples_per_s": stats.samples_per_s, "data_wait": stats.data_wait, "seconds": stats.seconds,
         }
@@ -408,6 +429,12 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     if ctx.is_main:
         (stage_dir / RESULTS_FILE).write_text(json.dumps(result.to_dict(), indent=1))
     return result
+
+
+def _relative_to_ce(norms: dict[str, float]) -> dict[str, float]:
+    """Each term's gradient norm / cross-entropy's (None without a usable CE term)."""
+    ce = norms.get("ce", 0.0)
+    return {name: (value / ce if ce > 0 else None) for name, value in norms.items()}
 
 
 def _gather_rng(ctx: Context) -> list[dict]:

@@ -18,6 +18,21 @@ Sigmoid, then the same ReLU-sum gate, hidden widths (m C)/r and C/r, r = 4. It i
 because its gate is bounded in (0, 3): the paper's gate is unbounded, and multiplied over the seven
 fused stages it drove the teachers' eval-mode activations to about 1e15 within a few epochs.
 ``reduction=r`` overrides the widths of either variant to (m C)/r, C/r, C/r.
+
+Evaluation is per sample. In training, G_k S_k is taken over the batch as in the paper; in eval mode
+a sample's output must not depend on the other samples it is batched with (the published code takes
+G over the test batch, so its figures change with the test batch size and order, and a batch of one
+class lets the gate see the label). Like BatchNorm, SPAMFM keeps running statistics of what it
+computed over training batches (momentum 0.1) and uses them in eval mode, by ``eval_descriptor``:
+
+    "running" (default)  D_k = running mean over training batches of mean_b (G_k S_k)_b   (C,)
+                         the same for every sample: the gates a mean training batch would give
+    "sample"             D_k(b) = rho_k * S_k(b),  rho_k = running mean of the row sums of G_k
+                         the sample's own descriptor at the scale a batch row gives it
+
+Both were measured on the same trained checkpoints (README, "SPAMFM in evaluation"); "running" is the
+default because it scored higher on validation (with ReLU features every G_k row is close to
+uniform, so a training row of G_k S_k is mostly the batch mean: "sample" shifts the gate's input).
 """
 from __future__ import annotations
 
@@ -29,6 +44,7 @@ from torch import Tensor, nn
 
 from training.models.output import NetOutput
 from training.models.vgg import VGG16BN
+from training.options import SPAMFM_EVAL, SPAMFM_GATES
 
 __all__ = ["SPAMFM", "SensorTeachers", "RELATIONS"]
 
@@ -48,14 +64,21 @@ def _relation_widths(channels: int, m: int, reduction: int | None, gate: str) ->
 class SPAMFM(nn.Module):
     """SPAMFM over m modalities of equal channel count: list of m (B, C, H, W) or (B, C) -> list of m, same shapes.
 
-    Modalities may differ in H, W. Batch statistics enter through G_k, so each output row depends on
-    the whole batch (as in the paper).
+    Modalities may differ in H, W. In training, batch statistics enter through G_k (as in the paper);
+    in eval mode each output row depends on its own sample only (module docstring, ``eval_descriptor``).
     """
 
-    def __init__(self, channels: int, num_modalities: int, reduction: int | None = None, gate: str = "code"):
+    def __init__(self, channels: int, num_modalities: int, reduction: int | None = None, gate: str = "code",
+                 eval_descriptor: str = "running", momentum: float = 0.1):
         super().__init__()
-        if gate not in ("paper", "code"):
-            raise ValueError(f"SPAMFM gate must be 'paper' or 'code', got {gate!r}")
+        if gate not in SPAMFM_GATES:
+            raise ValueError(f"SPAMFM gate must be one of {SPAMFM_GATES}, got {gate!r}")
+        if eval_descriptor not in SPAMFM_EVAL:
+            raise ValueError(f"SPAMFM eval_descriptor must be one of {SPAMFM_EVAL}, got {eval_descriptor!r}")
+        self.eval_descriptor, self.momentum = eval_descriptor, momentum
+        self.register_buffer("running_descriptor", torch.zeros(num_modalities, channels))
+        self.register_buffer("running_row_sum", torch.ones(num_modalities))
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
         if channels < 1 or num_modalities < 1 or (reduction is not None and reduction < 1):
             raise ValueError(f"SPAMFM: channels, num_modalities, reduction must be >= 1, got {channels}, {num_modalities}, {reduction}")
         self.channels, self.num_modalities, self.gate = channels, num_modalities, gate
@@ -77,13 +100,34 @@ class SPAMFM(nn.Module):
                                for r in RELATIONS})
                 for _ in range(m))
 
+    def modality_descriptors(self, features: Sequence[Tensor]) -> list[Tensor]:
+        """G_k S_k of each modality, (B, C): over the batch in training, per sample in eval mode."""
+        pooled = [a.mean(dim=(2, 3)) if a.dim() == 4 else a for a in features]
+        if not self.training:
+            return self._eval_descriptors(pooled)
+        grams = [F.normalize(a.flatten(1) @ a.flatten(1).t(), p=2, dim=1) for a in features]
+        gs = [g @ s for g, s in zip(grams, pooled)]
+        self._track(gs, grams)
+        return gs
+
+    @torch.no_grad()
+    def _track(self, gs: list[Tensor], grams: list[Tensor]) -> None:
+        """Running means (BatchNorm's update rule) of mean_b G_k S_k and of G_k's row sums."""
+        batch_descriptor = torch.stack([x.detach().float().mean(dim=0) for x in gs])
+        row_sum = torch.stack([g.detach().float().sum(dim=1).mean() for g in grams])
+        rate = 1.0 if int(self.num_batches_tracked) == 0 else self.momentum
+        self.running_descriptor.lerp_(batch_descriptor, rate)
+        self.running_row_sum.lerp_(row_sum, rate)
+        self.num_batches_tracked += 1
+
+    def _eval_descriptors(self, pooled: list[Tensor]) -> list[Tensor]:
+        if self.eval_descriptor == "sample":
+            return [self.running_row_sum[k].to(s.dtype) * s for k, s in enumerate(pooled)]
+        return [self.running_descriptor[k].to(s.dtype).expand_as(s) for k, s in enumerate(pooled)]
+
     def descriptors(self, features: Sequence[Tensor]) -> dict[str, Tensor]:
         """The three joint inputs [G_k S_k]_k, sum_k G_k S_k, prod_k G_k S_k, each (B, *)."""
-        gs = []
-        for a in features:
-            g = F.normalize(a.flatten(1) @ a.flatten(1).t(), p=2, dim=1)
-            s = a.mean(dim=(2, 3)) if a.dim() == 4 else a
-            gs.append(g @ s)
+        gs = self.modality_descriptors(features)
         had = gs[0]
         for x in gs[1:]:
             had = had * x
@@ -130,7 +174,7 @@ class SensorTeachers(nn.Module):
 
     def __init__(self, modalities: Sequence[str], num_classes: int, embed_dim: int = 300, fuse: bool = True,
                  fusion_stages: Sequence[str] = DEFAULT_FUSION_STAGES, reduction: int | None = None,
-                 gate: str = "code", in_channels: int = 3, dropout: float = 0.5):
+                 gate: str = "code", in_channels: int = 3, dropout: float = 0.5, eval_descriptor: str = "running"):
         super().__init__()
         self.modalities = list(modalities)
         if not self.modalities or len(set(self.modalities)) != len(self.modalities):
@@ -144,7 +188,7 @@ class SensorTeachers(nn.Module):
             raise ValueError(f"unknown fusion stages {unknown}; VGG16BN stages are {self.stage_names}")
         self.fusion_stages = list(fusion_stages) if fuse else []
         self.fusion = nn.ModuleDict({
-            s: SPAMFM(_stage_channels(first.stages[s]), len(self.modalities), reduction, gate)
+            s: SPAMFM(_stage_channels(first.stages[s]), len(self.modalities), reduction, gate, eval_descriptor)
             for s in self.fusion_stages})
 
     def forward(self, inputs: Mapping[str, Tensor]) -> NetOutput:

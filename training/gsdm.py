@@ -7,21 +7,27 @@ batch I_a (all zeros, same shape), and class embeddings E (C, D):
     S   = D^-1/2 W D^-1/2,  W_ij = exp(-mean_c (y_ic - y_jc)^2 / 2)  (graph variant; plain: S = I)
     S_a = the same over y_a
     w   = (S e - S_a e_a) / (S e)                                  (B, D)   Eq. 15
-    w_c = w resized linearly from D to the C channels of the layer  (B, C)
-    M   = ReLU(sum_c w_bc A_bc)                                    (B, H, W) Eq. 16
+    M   = ReLU(sum_c w_b A_bc)                                     (B, H, W) Eq. 16
 
 Every network is ablated on its own input: the student on a zero video batch, each teacher on a
-zero GAF batch; the slope weights of a network come from its own logits only. The paper's slope
-is D-dimensional and "adjusted to the dimensionality of the feature maps in the same way as
-Grad-CAM", i.e. one weight per channel: `weighting="channel"` (default) resizes it to each layer's
-channel count. `weighting="mean"` is the published code's reduction to one weight per sample; since
-the maps are L2-normalised afterwards, only the sign of that weight matters there, so the map is the
-plain channel sum. Weights are constants (no gradient): the student gradient flows through its
-activation maps A. The loss (Eq. 17, MSE form) is
+zero GAF batch; the slope weights of a network come from its own logits only. The slope w is
+D-dimensional and the paper "adjusts it to the feature maps in the same way as Grad-CAM"; how is
+not said, and GloVe coordinates have no correspondence with feature channels. Two weightings:
 
-    L = 1/(m L) sum_k sum_l mean_{b,h,w} ( M^S_l/||M^S_l|| - M^Tk_l/||M^Tk_l|| )^2
+    "mean" (default)  w_b = mean_d ReLU(w_bd): one weight per sample, as the published code
+    "channel"         w_bc = w_bd resized linearly from D to the C channels of the layer
 
-after both maps of a pair are resized (bilinear, antialiased) to their common (smaller) size.
+"mean" is the default: interpolated GloVe coordinates gave channel weights up to ~900 against a
+median of ~1, three quarters negative, so most maps were ReLU(negative) = 0. With one non-negative
+weight per sample and L2-normalised maps, the map is the normalised channel sum of the activations
+(all-zero when the sample's slope is nowhere positive). Weights are constants (no gradient): the
+student gradient flows through its activation maps A. The loss is Eq. 17, a squared norm:
+
+    L = 1/(m |P|) sum_k sum_{l in P} mean_b || M^S_l(b)/||M^S_l(b)|| - M^Tk_l(b)/||M^Tk_l(b)|| ||^2
+
+after both maps of a pair are resized (bilinear, antialiased) to their common (smaller) size. P are
+the pairs whose common size is larger than 1x1: a normalised 1x1 map is the constant 1 (or 0), so
+such a pair carries no spatial information and no gradient (VGG block5 of a 32-64 px GAF image).
 Teachers are evaluated under no_grad.
 """
 from __future__ import annotations
@@ -32,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["graph_affinity", "slope_weights", "channel_weights", "gsdm_map", "normalise_map", "map_distance",
+__all__ = ["graph_affinity", "slope_weights", "channel_weights", "gsdm_map", "normalise_map", "common_size", "map_distance",
            "ablated_forward", "GSDMLoss"]
 
 
@@ -95,14 +101,22 @@ def _resize(m: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False, antialias=True).squeeze(1)
 
 
+def common_size(student_map: Tensor, teacher_map: Tensor) -> tuple[int, int]:
+    """The smaller height and width of two (B, H, W) maps: the size a pair is compared at."""
+    return min(student_map.shape[-2], teacher_map.shape[-2]), min(student_map.shape[-1], teacher_map.shape[-1])
+
+
 def map_distance(student_map: Tensor, teacher_map: Tensor) -> Tensor:
-    """MSE between L2-normalised maps after resizing both to the smaller height and width. (B, H, W), (B, H', W') -> scalar."""
+    """mean_b ||s_b - t_b||^2 of the L2-normalised maps, both resized to their common size (Eq. 17).
+
+    (B, H, W), (B, H', W') -> scalar in [0, 4] (2 when one map is zero and the other is not).
+    """
     if len(student_map) != len(teacher_map):
         raise ValueError(f"student and teacher batches differ: {len(student_map)} vs {len(teacher_map)}")
-    size = (min(student_map.shape[-2], teacher_map.shape[-2]), min(student_map.shape[-1], teacher_map.shape[-1]))
+    size = common_size(student_map, teacher_map)
     s = normalise_map(_resize(student_map.float(), size))
     t = normalise_map(_resize(teacher_map.detach().float(), size))
-    return F.mse_loss(s, t)
+    return (s - t).pow(2).flatten(1).sum(dim=1).mean()
 
 
 def _zeros_like_input(inputs):
@@ -120,16 +134,14 @@ def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
     inputs: the (already normalised) network input, a Tensor or a dict modality -> Tensor.
     eval_mode=True (default) runs the network in eval mode (BN running statistics, no dropout): its
     response to a black input. eval_mode=False keeps the current mode, so train-mode BN normalises
-    the zero batch by its own statistics; running statistics are restored afterwards either way.
+    the zero batch by its own statistics; every buffer (BN and SPAMFM running statistics) is restored
+    afterwards either way.
     (The published code instead appended the zero batch to the real one, mixing their BN statistics.)
     """
-    names = ("running_mean", "running_var", "num_batches_tracked")
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats]
-    originals = [{k: getattr(m, k) for k in names} for m in norms]
+    buffers = [(m, name, b) for m in model.modules() for name, b in m.named_buffers(recurse=False)]
     modes = [(m, m.training) for m in model.modules()]
-    for m, buffers in zip(norms, originals):      # run on copies: the originals may be saved by autograd
-        for k, v in buffers.items():
-            setattr(m, k, None if v is None else v.clone())
+    for m, name, b in buffers:      # run on copies: the originals may be saved by autograd
+        setattr(m, name, b.clone())
     if eval_mode:
         model.eval()
     try:
@@ -137,9 +149,8 @@ def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
     finally:
         for m, training in modes:
             m.training = training
-        for m, buffers in zip(norms, originals):
-            for k, v in buffers.items():
-                setattr(m, k, v)
+        for m, name, b in buffers:
+            setattr(m, name, b)
 
 
 class GSDMLoss(nn.Module):
@@ -152,7 +163,7 @@ class GSDMLoss(nn.Module):
       *_logits:      (B, num_classes); teacher_* lists over the m teachers (a Tensor = one teacher)
     """
 
-    def __init__(self, class_embedding: Tensor, graph: bool = True, weighting: str = "channel", eps: float = 1e-6):
+    def __init__(self, class_embedding: Tensor, graph: bool = True, weighting: str = "mean", eps: float = 1e-6):
         super().__init__()
         if weighting not in ("channel", "mean"):
             raise ValueError(f"weighting must be 'channel' or 'mean', got {weighting!r}")
@@ -165,9 +176,9 @@ class GSDMLoss(nn.Module):
         self.eps = eps
 
     def weights(self, logits: Tensor, ablated_logits: Tensor) -> Tensor:
-        """Slope of one network: (B, D) for channel weighting, its mean over D (B,) for mean weighting."""
+        """Slope of one network: (B, D) for channel weighting, mean_d ReLU(slope) (B,) for mean weighting."""
         slope = slope_weights(logits, ablated_logits, self.class_embedding, self.graph, self.eps)
-        return slope if self.weighting == "channel" else slope.mean(dim=1)
+        return slope if self.weighting == "channel" else F.relu(slope).mean(dim=1)
 
     def maps(self, taps: Sequence[Tensor], logits: Tensor, ablated_logits: Tensor) -> list[Tensor]:
         """GSDM maps (B, H_l, W_l) of one network, one per tap (not normalised)."""
@@ -187,12 +198,15 @@ class GSDMLoss(nn.Module):
             raise ValueError(f"need taps, logits and ablated logits for each teacher: got {len(teacher_taps)}, "
                              f"{len(teacher_logits)}, {len(teacher_ablated_logits)}")
         student_maps = self.maps(student_taps, student_logits, student_ablated_logits)
-        total = student_logits.new_zeros(())
+        distances = []
         for taps, logits, ablated in zip(teacher_taps, teacher_logits, teacher_ablated_logits):
             if len(taps) != len(student_maps):
                 raise ValueError(f"teacher has {len(taps)} taps, student {len(student_maps)}: pairs must match one to one")
             with torch.no_grad():
                 teacher_maps = self.maps([t.detach() for t in taps], logits.detach(), ablated.detach())
-            for s_map, t_map in zip(student_maps, teacher_maps):
-                total = total + map_distance(s_map, t_map)
-        return total / (len(teacher_taps) * len(student_maps))
+            distances += [map_distance(s_map, t_map) for s_map, t_map in zip(student_maps, teacher_maps)
+                          if max(common_size(s_map, t_map)) > 1]
+        if not distances:
+            sizes = [tuple(m.shape[-2:]) for m in student_maps]
+            raise ValueError(f"GSDM: every tap pair meets at 1x1 (student maps {sizes}); use larger inputs")
+        return torch.stack(distances).mean()

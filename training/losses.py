@@ -30,7 +30,7 @@ from training.gsdm import GSDMLoss
 from training.models.output import NetOutput
 
 __all__ = [
-    "soft_target_loss", "logits_mse_loss", "semantic_loss", "pairwise_distances",
+    "soft_target_loss", "logits_mse_loss", "semantic_loss", "unit_rms", "pairwise_distances",
     "rkd_distance_loss", "rkd_angle_loss", "attention_map", "attention_transfer_loss",
     "similarity_matrix", "similarity_preserving_loss", "cc_correlation", "correlation_congruence_loss",
     "KDLoss", "SoftTarget", "LogitsMSE", "Semantic", "sakdn_teacher_loss", "SimilarityPreserving", "RKD",
@@ -58,6 +58,17 @@ def logits_mse_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
 def semantic_loss(student_features: Tensor, target: Tensor) -> Tensor:
     """Semantic preserving: mean over B*D of (h_s - h_t)^2; target = teacher feature or class embedding."""
     return F.mse_loss(student_features, target.detach())
+
+
+def unit_rms(embedding: Tensor) -> Tensor:
+    """E / sqrt(mean(E^2)): a (C, D) class-embedding table scaled to unit root-mean-square coordinate.
+
+    The semantic targets' scale then no longer depends on their source: the published 300-d
+    glove.840B sums have RMS 0.5-1.0 (MMAct, Berkeley, UTD), the packaged 50-d GloVe 6B sums 1.0-2.4,
+    so one loss weight serves both (an MSE of 1 is a prediction of zero). Directions, and so GSDM's
+    slope ratios, are unchanged.
+    """
+    return embedding / embedding.float().pow(2).mean().sqrt().clamp(min=1e-12)
 
 
 def pairwise_distances(x: Tensor, eps: float = 1e-12) -> Tensor:
@@ -413,13 +424,14 @@ class GSDM(nn.Module):
 
     kwargs: class_embedding (C, D), student_taps (e.g. TRN.gsdm_taps), teacher_taps
     (default block1..block5, looked up as "{modality}.{tap}" for each teacher modality, or as-is for
-    a single plain network), graph=True, weighting="channel" (or the published code's "mean"). Context: student_ablated, teacher_ablated (NetOutput on an
-    all-zero batch; only their logits are used).
+    a single plain network), graph=True, weighting="mean" (the published code's per-sample slope) or
+    "channel". Context: student_ablated, teacher_ablated (NetOutput on an all-zero batch; only their
+    logits are used).
     """
 
     def __init__(self, class_embedding: Tensor, student_taps: Sequence[str],
                  teacher_taps: Sequence[str] = ("block1", "block2", "block3", "block4", "block5"),
-                 graph: bool = True, weighting: str = "channel"):
+                 graph: bool = True, weighting: str = "mean"):
         super().__init__()
         if len(student_taps) != len(teacher_taps):
             raise ValueError(f"GSDM pairs taps one to one: {len(student_taps)} student vs {len(teacher_taps)} teacher taps")

@@ -22,6 +22,22 @@ ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": (
 OPTIMIZERS = ("sgd", "adam", "adamw")
 RESIDENCIES = ("auto", "device", "ram")
 VIDEO_INPUTS = ("rgb", "motion")
+SPAMFM_GATES = ("code", "paper")  # training.fusion: the published code's bounded gate, the paper's unbounded one
+SPAMFM_EVAL = ("running", "sample")  # training.fusion: SPAMFM's per-sample descriptor in eval mode
+STAGE_SIDES = ("teacher", "student")
+
+# (optimiser, weight decay) of each stage in the published code. Table I's teacher rates
+# (1e-4, 2e-4) are Adam rates: SAKDN trains its VGG16-BN teachers with Adam (weight decay 1e-5) and
+# its TRN student with SGD (momentum 0.9, weight decay 5e-4); VSKD trains its TRN teacher with SGD
+# (5e-4) and its ResNet18 student with Adam (1e-5).
+STAGE_OPTIMIZERS: dict[tuple[str, str], tuple[str, float]] = {
+    ("sensor2vision", "teacher"): ("adam", 1e-5),
+    ("sensor2vision", "student"): ("sgd", 5e-4),
+    ("vision2sensor", "teacher"): ("sgd", 5e-4),
+    ("vision2sensor", "student"): ("adam", 1e-5),
+}
+# Dropout before the TRN bottleneck: SAKDN's student 0.8 (TRN's default), VSKD's teacher 0.5 (its paper and code).
+TRN_DROPOUT = {"sensor2vision": 0.8, "vision2sensor": 0.5}
 
 
 class OptionsError(ValueError):
@@ -43,13 +59,17 @@ class OptimOptions:
     grad_clip: float = 20.0  # max global gradient norm; 0 disables clipping
 
     @classmethod
-    def from_defaults(cls, defaults: StageDefaults) -> OptimOptions:
+    def from_defaults(cls, defaults: StageDefaults, mode: str, side: str) -> OptimOptions:
+        """Table I's schedule (datasets.yaml) with the optimiser the published code uses for it."""
+        optimizer, weight_decay = STAGE_OPTIMIZERS[(mode, side)]
         return cls(
             epochs=defaults.epochs,
             batch_size=defaults.batch,
             lr=defaults.lr,
             lr_step=defaults.lr_step,
             lr_gamma=defaults.lr_gamma,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
         )
 
 
@@ -97,7 +117,8 @@ class RunOptions:
     temperature: float = 4.0
     teacher_semantic: float = 1.0  # weight of MSE(fc7, class embedding) in the sensor teachers' loss
     spamfm_gate: str = "code"  # SPAMFM gate: "code" (bounded, sigmoid relations) or "paper" (unbounded)
-    dropout: float = 0.8
+    spamfm_eval: str = "running"  # SPAMFM descriptor in eval mode: "running" statistics or the "sample"'s own
+    dropout: float | None = None  # TRN dropout; None: TRN_DROPOUT of the mode
     pretrained: Path | None = None  # local weights for the TRN backbone
     pretrained_sensor: Path | None = None  # local weights for the GAF networks (VGG16-BN / ResNet)
     seed: int = 0
@@ -162,8 +183,10 @@ class RunOptions:
                 raise OptionsError(
                     f"sensor modality {name!r} is not one of {spec.name}'s: {', '.join(spec.sensors)}"
                 )
-        if self.spamfm_gate not in ("code", "paper"):
-            raise OptionsError(f"--spamfm-gate must be 'code' or 'paper', got {self.spamfm_gate!r}")
+        if self.spamfm_gate not in SPAMFM_GATES:
+            raise OptionsError(f"--spamfm-gate must be one of {', '.join(SPAMFM_GATES)}, got {self.spamfm_gate!r}")
+        if self.spamfm_eval not in SPAMFM_EVAL:
+            raise OptionsError(f"--spamfm-eval must be one of {', '.join(SPAMFM_EVAL)}, got {self.spamfm_eval!r}")
         if self.data.video_input not in VIDEO_INPUTS:
             raise OptionsError(f"--video-input must be one of {', '.join(VIDEO_INPUTS)}, got {self.data.video_input!r}")
         if self.data.residency not in RESIDENCIES:
@@ -186,32 +209,41 @@ def resolve_options(dataset: str, mode: str, **overrides: Any) -> RunOptions:
     """Dataset defaults, then `overrides` by field name; None values are ignored.
 
     An OptimOptions field (epochs, lr, ...) applies to both stages; prefix it with `teacher_` or
-    `student_` to set one stage only. DataOptions fields (protocol, frame_size, ...) go to `data`.
+    `student_` to set one stage only. The prefixed (more specific) value wins over the plain one
+    whatever their order. DataOptions fields (protocol, frame_size, ...) go to `data`.
     """
+    if mode not in MODES:
+        raise OptionsError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     spec = load_dataset(dataset)
-    teacher = OptimOptions.from_defaults(spec.teacher)
-    student = OptimOptions.from_defaults(spec.student)
+    stages = {side: OptimOptions.from_defaults(getattr(spec, side), mode, side) for side in STAGE_SIDES}
     data = DataOptions()
     weights = spec.loss_weights
-    run: dict[str, Any] = {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"]}
-    for key, value in overrides.items():
-        if value is None:
-            continue
+    run: dict[str, Any] = {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"],
+                           "dropout": TRN_DROPOUT[mode]}
+    given = {key: value for key, value in overrides.items() if value is not None}
+    for key, value in sorted(given.items(), key=lambda item: _is_stage_specific(item[0])):
         if key in OPTIM_FIELDS:
-            setattr(teacher, key, value)
-            setattr(student, key, value)
-        elif key.startswith(("teacher_", "student_")) and key.split("_", 1)[1] in OPTIM_FIELDS:
+            for stage in stages.values():
+                setattr(stage, key, value)
+        elif _is_stage_specific(key):
             side, name = key.split("_", 1)
-            setattr(teacher if side == "teacher" else student, name, value)
+            setattr(stages[side], name, value)
         elif key in DATA_FIELDS:
             setattr(data, key, value)
         elif key in RUN_FIELDS:
             run[key] = value
         else:
             raise OptionsError(f"unknown run option {key!r}")
-    options = RunOptions(dataset=dataset, mode=mode, teacher=teacher, student=student, data=data, **run)
+    options = RunOptions(dataset=dataset, mode=mode, teacher=stages["teacher"], student=stages["student"], data=data,
+                         **run)
     options.validate(spec)
     return options
+
+
+def _is_stage_specific(key: str) -> bool:
+    """teacher_lr, student_batch_size, ...: an OptimOptions field of one stage."""
+    side, _, name = key.partition("_")
+    return side in STAGE_SIDES and name in OPTIM_FIELDS
 
 
 def _plain(value: Any) -> Any:

@@ -31,31 +31,56 @@ def read_metrics(stage_dir: Path) -> list[dict]:
 
 
 def plot_curves(records: Sequence[dict], png: Path, title: str) -> Path:
-    """Left: each training loss term per epoch (log scale); right: accuracy on train / val / test."""
-    epochs = [r["epoch"] for r in records]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    terms = [k for k in records[0]["train"] if k != "accuracy"] if records else []
-    for term in terms:
-        values = [max(r["train"].get(term, np.nan), 1e-8) for r in records]
-        ax_loss.plot(epochs, values, label=term, linewidth=2.0 if term == "loss" else 1.0)
-    ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("training loss (weighted terms)")
-    ax_loss.legend(fontsize=8)
-    ax_acc.plot(epochs, [r["train"]["accuracy"] for r in records], label="train")
-    for split in ("val", "test"):
-        if records and split in records[0]:
-            ax_acc.plot(epochs, [r[split]["accuracy"] for r in records], label=split)
-            ax_acc.plot(epochs, [r[split]["macro_f1"] for r in records], linestyle="--", label=f"{split} macro-F1")
-    ax_acc.set_ylim(0, 1)
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.legend(fontsize=8)
+    """Left: each weighted training loss term per epoch (log scale); middle: each term's gradient norm
+    on the trained parameters relative to cross-entropy's (log scale); right: accuracy per split."""
+    fig, (ax_loss, ax_grad, ax_acc) = plt.subplots(1, 3, figsize=(16, 4))
+    _plot_terms(ax_loss, records)
+    _plot_gradient_ratios(ax_grad, records)
+    _plot_accuracy(ax_acc, records)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def _plot_terms(ax, records: Sequence[dict]) -> None:
+    epochs = [r["epoch"] for r in records]
+    for term in [k for k in records[0]["train"] if k != "accuracy"] if records else []:
+        values = [max(r["train"].get(term, np.nan), 1e-8) for r in records]
+        ax.plot(epochs, values, label=term, linewidth=2.0 if term == "loss" else 1.0)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (weighted terms)")
+    ax.legend(fontsize=8)
+
+
+def _plot_gradient_ratios(ax, records: Sequence[dict]) -> None:
+    epochs = [r["epoch"] for r in records]
+    terms = [k for k in (records[0].get("grad_ratio") or {}) if k != "ce"] if records else []
+    for term in terms:
+        values = [max((r.get("grad_ratio") or {}).get(term) or np.nan, 1e-8) for r in records]
+        ax.plot(epochs, values, label=term)
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm / CE's (first batch)")
+    if terms:
+        ax.legend(fontsize=8)
+
+
+def _plot_accuracy(ax, records: Sequence[dict]) -> None:
+    ax.plot([r["epoch"] for r in records], [r["train"]["accuracy"] for r in records], label="train")
+    for split in ("val", "test"):
+        scored = [r for r in records if split in r]
+        if scored:
+            ax.plot([r["epoch"] for r in scored], [r[split]["accuracy"] for r in scored], label=split, marker=".")
+            ax.plot([r["epoch"] for r in scored], [r[split]["macro_f1"] for r in scored], linestyle="--",
+                    label=f"{split} macro-F1")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8)
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], png: Path, title: str) -> Path:

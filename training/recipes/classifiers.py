@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from training.data import CLIPS, TAKES, Batch, Needs
 from training.engine import Stage, StepOutput
 from training.fusion import SensorTeachers
+from training.losses import unit_rms
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
 
@@ -35,10 +36,12 @@ def resnet_arch(num_classes: int, modality: str, embed_dim: int, gaf_size: int, 
 
 
 def teachers_arch(num_classes: int, modalities: tuple[str, ...], embed_dim: int, fuse: bool, gaf_size: int,
-                  gate: str = "code") -> dict:
-    """One VGG16-BN per modality on gaf_size x gaf_size GAF images, SPAMFM-fused (with `gate`) when `fuse`."""
+                  gate: str, eval_descriptor: str) -> dict:
+    """One VGG16-BN per modality on gaf_size x gaf_size GAF images, SPAMFM-fused (with `gate` and
+    `eval_descriptor`, see training.fusion) when `fuse`."""
     return {"kind": "sensor_teachers", "num_classes": num_classes, "modalities": list(modalities),
-            "embed_dim": embed_dim, "fuse": fuse, "gaf_size": gaf_size, "gate": gate}
+            "embed_dim": embed_dim, "fuse": fuse, "gaf_size": gaf_size, "gate": gate,
+            "eval_descriptor": eval_descriptor}
 
 
 def build_network(arch: dict) -> nn.Module:
@@ -50,7 +53,7 @@ def build_network(arch: dict) -> nn.Module:
         return ResNetStudent(arch["depth"], arch["num_classes"], embed_dim=arch["embed_dim"])
     if arch["kind"] == "sensor_teachers":
         return SensorTeachers(arch["modalities"], arch["num_classes"], embed_dim=arch["embed_dim"], fuse=arch["fuse"],
-                              gate=arch.get("gate", "paper"))
+                              gate=arch["gate"], eval_descriptor=arch["eval_descriptor"])
     raise ValueError(f"unknown network kind {arch['kind']!r} in checkpoint")
 
 
@@ -111,7 +114,8 @@ class SensorTeacherStage(Stage):
     """SAKDN stage 1: heads 'fused' then one per modality.
 
     L = CE(fused logits) + mean_m CE(logits_m) + semantic_weight * mean_m MSE(fc7_m, E[y]),
-    E (C, D) the class embedding of the store (GloVe vectors of the class names).
+    E (C, D) the class embedding of the store (GloVe vectors of the class names) scaled to unit RMS
+    (training.losses.unit_rms), so the weight means the same for 50-d and 300-d vectors.
     """
 
     unit = TAKES
@@ -126,7 +130,7 @@ class SensorTeacherStage(Stage):
         self.video_arch, self.gaf_size = None, arch["gaf_size"]
         self.semantic_weight = semantic_weight
         if class_embedding is not None:
-            self.register_buffer("class_embedding", class_embedding.float(), persistent=False)
+            self.register_buffer("class_embedding", unit_rms(class_embedding.float()), persistent=False)
         else:
             self.class_embedding = None
 

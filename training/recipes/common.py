@@ -13,7 +13,7 @@ from training.engine import BEST, LAST
 from training.losses import KDLoss, build_loss
 from training.models.trn import TRN
 from training.models.weights import WeightsError, load_pretrained
-from training.options import RunOptions
+from training.options import TRN_DROPOUT, RunOptions
 from training.recipes.classifiers import build_network, trn_arch
 
 # Default weight of each --kd baseline (RepDistiller's defaults where it has one).
@@ -85,7 +85,8 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
 
 def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, dict]:
     """The TRN of a run (SAKDN student, VSKD teacher) and its arch record, with --pretrained backbone weights."""
-    arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], options.dropout,
+    dropout = TRN_DROPOUT[options.mode] if options.dropout is None else options.dropout
+    arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], dropout,
                     options.data.frame_size, options.data.video_input)
     net = build_network(arch)
     if options.pretrained:

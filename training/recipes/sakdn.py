@@ -98,7 +98,7 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
     embed_dim = store.class_embedding.shape[1]
     gaf_size = options.data.gaf_size or store.layout.gaf_size
     arch = teachers_arch(spec.num_classes, modalities, embed_dim, "spamfm" not in options.ablate, gaf_size,
-                         options.spamfm_gate)
+                         options.spamfm_gate, options.spamfm_eval)
     net = build_network(arch)
     if options.pretrained_sensor:
         for modality in modalities:
