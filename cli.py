@@ -56,6 +56,7 @@ STAGE_OPTIM_FLAGS: dict[str, tuple[click.ParamType, str]] = {
     "optimizer": (click.Choice(OPTIMIZERS), "optimiser"),
     "weight_decay": (click.FloatRange(min=0), "weight decay"),
     "momentum": (click.FloatRange(min=0), "SGD momentum"),
+    "train_fraction": (click.FloatRange(min=0, max=1, min_open=True), "share of the training takes (class-stratified)"),
 }
 
 
@@ -254,11 +255,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--resume", is_flag=True, help="continue the run from its last.pt files (with --epochs: extend it)")
 @click.option("--overwrite", is_flag=True, help="start an existing run directory over")
 @click.option("--no-baseline", is_flag=True, help="leave the classical baseline out of the results table")
+@click.option("--test-every", type=click.IntRange(min=0), default=None,
+              help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality, kd,
           kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
           pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
-          no_channels_last, resume, overwrite, no_baseline, quiet, **stage_optim) -> None:
+          no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
     """Train SAKDN (sensor2vision) or VSKD (vision2sensor) into runs/<name>/."""
     from training.options import resolve_options
     from training.recipes import run_training
@@ -274,7 +277,8 @@ def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backb
             pretrained=pretrained, pretrained_sensor=pretrained_sensor, seed=seed, device=device, threads=threads,
             workers=workers, residency=residency, compile=compile_, amp=False if no_amp else None,
             channels_last=False if no_channels_last else None, resume=resume or None, overwrite=overwrite or None,
-            baseline=False if no_baseline else None, progress=False if quiet else None, **stage_optim,
+            baseline=False if no_baseline else None, test_every=test_every, progress=False if quiet else None,
+            **stage_optim,
         )
         extend = {side: count for side in STAGE_SIDES
                   if (count := stage_optim[f"{side}_epochs"] or stage_optim["epochs"])}
@@ -336,17 +340,62 @@ def baseline(dataset, protocol, store, seed, out) -> None:
         (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=1))
 
 
+def _parse_settings(settings: tuple[str, ...]) -> dict:
+    """('backbone=resnet18', 'modalities=[acc, gyro]') -> {'backbone': 'resnet18', 'modalities': ('acc', 'gyro')}."""
+    import yaml
+
+    parsed = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        loaded = yaml.safe_load(value)
+        parsed[key.strip().replace("-", "_")] = tuple(loaded) if isinstance(loaded, list) else loaded
+    return parsed
+
+
+@cli.command()
+@click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
+@click.option("--name", default="study", help="folder under --runs-dir that holds the study's runs")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=REPO_ROOT / "runs", show_default="runs/")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, help="seeds 0 .. N-1, each a full set of rows")
+@click.option("--train-fractions", default="1", help="comma list of student training fractions, e.g. 1,0.5,0.25")
+@click.option("--methods", default="sakdn,vskd", help="comma list: sakdn, vskd")
+@click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
+@click.option("--set", "settings", multiple=True,
+              help="KEY=VALUE, any train option by field name (store=..., backbone=resnet18, teacher_lr=3e-4, ...)")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write rows, per-seed figures and gains here")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def study(dataset, name, runs_dir, seeds, train_fractions, methods, ablate, settings, json_path, quiet) -> None:
+    """Both methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
+    from training.study import StudyPlan, run_study
+
+    try:
+        overrides = {"progress": not quiet, **_parse_settings(settings)}
+        plan = StudyPlan(dataset=dataset, name=name, seeds=tuple(range(seeds)), runs_dir=runs_dir,
+                         fractions=tuple(float(f) for f in parse_list(train_fractions) or ("1",)),
+                         methods=parse_list(methods) or (), ablate=parse_list(ablate) or (), overrides=overrides)
+        run_study(plan, json_path)
+    except _user_errors() as error:
+        raise click.ClickException(str(error))
+
+
 @cli.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("."), help="cache/ and runs/ go under here")
 @click.option("--epochs-scale", type=float, default=1.0, help="multiply the demo's epoch counts")
-@click.option("--seed", type=int, default=0)
+@click.option("--seeds", type=click.IntRange(min=1), default=3, help="seeds 0 .. N-1")
+@click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write rows, per-seed figures and gains here")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def demo(workdir, epochs_scale, seed, quiet) -> None:
-    """Synthesise a small UTD-MHAD-like dataset, prepare it, run both modes and print one table."""
+def demo(workdir, epochs_scale, seeds, ablate, json_path, quiet) -> None:
+    """Synthesise a small UTD-MHAD-like dataset, prepare it, run both methods over seeds and print one table."""
     from training.demo import DemoOptions, run_demo
 
     try:
-        run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seed=seed, progress=not quiet))
+        run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seeds=seeds, ablate=parse_list(ablate) or (),
+                             progress=not quiet), json_path)
     except _user_errors() as error:
         raise click.ClickException(str(error))
 

@@ -55,7 +55,8 @@ def build(stage_name: str, mode: str, store, spec, options):
     if mode == "vision2sensor" and stage_name == "teachers":
         return vskd.teachers_stage(store, spec, options, segments)
     if mode == "sensor2vision":
-        tarch = teachers_arch(spec.num_classes, tuple(store.modalities), embed, True, options.data.gaf_size)
+        tarch = teachers_arch(spec.num_classes, tuple(store.modalities), embed, True, options.data.gaf_size,
+                              options.spamfm_gate, options.spamfm_eval)
         arch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.frame_size)
         return sakdn.SakdnStudent(build_network(arch), arch, build_network(tarch), tarch,
                                   torch.from_numpy(store.class_embedding), options)

@@ -72,8 +72,10 @@ class BaselineResult:
 
 
 def run_baseline(store: Store, spec: DatasetSpec, protocol: str | None = None, seed: int = 0,
-                 modalities: Sequence[str] | None = None, models: Sequence[str] = MODELS) -> list[BaselineResult]:
-    """Fit and score each model per modality and, with two or more modalities, on all of them fused."""
+                 modalities: Sequence[str] | None = None, models: Sequence[str] = MODELS,
+                 train_fraction: float = 1.0) -> list[BaselineResult]:
+    """Fit and score each model per modality and, with two or more modalities, on all of them fused
+    (on the stratified train_fraction share of the training takes that a network run of `seed` sees)."""
     protocol = protocol or spec.default_protocol
     modalities = list(modalities or store.modalities)
     inputs = [(m, (m,)) for m in modalities] + ([("fused", tuple(modalities))] if len(modalities) > 1 else [])
@@ -81,7 +83,8 @@ def run_baseline(store: Store, spec: DatasetSpec, protocol: str | None = None, s
     for name, used in inputs:
         needs = Needs(modalities=used)
         check_store(store, spec, needs)
-        selection = select(store, spec, protocol, TAKES, needs, needs, val_fraction=0.0, seed=seed)
+        selection = select(store, spec, protocol, TAKES, needs, needs, val_fraction=0.0, seed=seed,
+                           train_fraction=train_fraction)
         train, test = selection.train, selection.test
         x_train, x_test = take_features(store, used, train), take_features(store, used, test)
         y_train, y_test = store.takes["label"][train], store.takes["label"][test]

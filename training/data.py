@@ -144,11 +144,29 @@ def pick_val_subjects(subjects: np.ndarray, fraction: float, seed: int) -> tuple
     return tuple(int(s) for s in np.sort(chosen))
 
 
+def stratified_subset(takes: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """(rows,) bool: the rows of a class-stratified share of the distinct takes.
+
+    Per class, max(1, round(fraction * n)) of its n takes, in the order of one seeded permutation per
+    class, so the subsets of one seed are nested (1/4 inside 1/2 inside 1). Every clip of a chosen
+    take is kept.
+    """
+    if fraction >= 1.0:
+        return np.ones(len(takes), dtype=bool)
+    chosen = []
+    for label in np.unique(labels):
+        distinct = np.unique(takes[labels == label])
+        order = np.random.default_rng([seed, int(label), 0xF4AC]).permutation(len(distinct))
+        chosen.append(distinct[order[:max(1, int(round(fraction * len(distinct))))]])
+    return np.isin(takes, np.concatenate(chosen))
+
+
 def select(
     store: Store, spec: DatasetSpec, protocol: str, unit: str, train_needs: Needs, eval_needs: Needs,
-    val_fraction: float = 0.2, val_subjects: Sequence[int] = (), seed: int = 0,
+    val_fraction: float = 0.2, val_subjects: Sequence[int] = (), seed: int = 0, train_fraction: float = 1.0,
 ) -> Selection:
-    """Train/val/test rows of `protocol`: training rows must serve `train_needs`, evaluation rows `eval_needs`."""
+    """Train/val/test rows of `protocol`: training rows must serve `train_needs`, evaluation rows `eval_needs`;
+    train_fraction < 1 keeps a stratified share of the training takes (after the validation subjects are held out)."""
     columns = row_columns(store, unit)
     try:
         train_mask, test_mask = split_masks(columns, spec.protocols[protocol])
@@ -167,6 +185,8 @@ def select(
     in_val = np.isin(subject[train], held)
     val, val_excluded = _first_reason_counts(train[in_val], exclusion_reasons(store, unit, eval_needs))
     train = train[~in_val]
+    take_of_row = store.clips["take"][train] if unit == CLIPS else train
+    train = train[stratified_subset(take_of_row, store.takes["label"][take_of_row], train_fraction, seed)]
     for reason, count in val_excluded.items():
         train_excluded[reason] = train_excluded.get(reason, 0) + count
     if len(train) == 0 or len(test) == 0:
@@ -385,14 +405,14 @@ def build_data(
     store: Store, spec: DatasetSpec, options: DataOptions, unit: str, train_needs: Needs, eval_needs: Needs,
     batch_size: int, device: torch.device, normalize: Callable[[Tensor], Tensor] | None = None,
     seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False, eval_batch_size: int | None = None,
-    splits: Sequence[str] = ("train", "val", "test"),
+    splits: Sequence[str] = ("train", "val", "test"), train_fraction: float = 1.0,
 ) -> SplitData:
     """Check the store, select the rows of options.protocol, load the arrays of `splits`, build their loaders."""
     modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
     check_store(store, spec, Needs(train_needs.video or eval_needs.video, modalities))
     protocol = options.protocol or spec.default_protocol
     selection = select(store, spec, protocol, unit, train_needs, eval_needs,
-                       options.val_fraction, options.val_subjects, seed)
+                       options.val_fraction, options.val_subjects, seed, train_fraction)
     train = selection.train if "train" in splits else np.zeros(0, np.int64)
     evaluated = np.concatenate([selection.val if "val" in splits else np.zeros(0, np.int64), selection.test])
     if unit == CLIPS:

@@ -341,16 +341,21 @@ class FitResult:
                 "best": self.best, "selection": self.selection}
 
 
-def _score_dicts(stage: Stage, data: SplitData, ctx: Context, num_classes: int) -> dict[str, dict[str, Scores]]:
-    out = {"test": predict(stage, data.test, ctx).scores(num_classes)}
+def _score_dicts(stage: Stage, data: SplitData, ctx: Context, num_classes: int,
+                 test: bool = True) -> dict[str, dict[str, Scores]]:
+    out = {"test": predict(stage, data.test, ctx).scores(num_classes)} if test else {}
     if data.val is not None:
         out["val"] = predict(stage, data.val, ctx).scores(num_classes)
     return out
 
 
 def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stage_dir: Path, num_classes: int,
-        resume: bool = False) -> FitResult:
-    """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it."""
+        resume: bool = False, test_every: int = 1) -> FitResult:
+    """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it.
+
+    Validation is scored after every epoch (it picks best.pt); the test split every `test_every`
+    epochs and after the last one (test_every=0: after the last one only).
+    """
     stage_dir = Path(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
     stage.to(ctx.device)
@@ -385,7 +390,8 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
         stats = train_epoch(model, stage, data.train, optimizer, options, ctx, epoch,
                             description=f"{stage_dir.name} {epoch + 1}/{options.epochs}")
         scheduler.step()
-        scores = _score_dicts(stage, data, ctx, num_classes)
+        last = epoch + 1 == options.epochs
+        scores = _score_dicts(stage, data, ctx, num_classes, test=last or (test_every > 0 and (epoch + 1) % test_every == 0))
         record = {
             "epoch": epoch + 1, "lr": lr,
             "train": {**stats.terms, "accuracy": stats.accuracy},

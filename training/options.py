@@ -46,7 +46,9 @@ class OptionsError(ValueError):
 
 @dataclass
 class OptimOptions:
-    """Optimiser and schedule of one stage; the LR is multiplied by lr_gamma every lr_step EPOCHS."""
+    """How one stage trains: optimiser, schedule (the LR is multiplied by lr_gamma every lr_step
+    EPOCHS) and the share of the training takes it sees (train_fraction: a seeded, class-stratified
+    subset, nested across fractions; training.data.stratified_subset)."""
 
     epochs: int
     batch_size: int
@@ -57,6 +59,7 @@ class OptimOptions:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     grad_clip: float = 20.0  # max global gradient norm; 0 disables clipping
+    train_fraction: float = 1.0
 
     @classmethod
     def from_defaults(cls, defaults: StageDefaults, mode: str, side: str) -> OptimOptions:
@@ -131,6 +134,7 @@ class RunOptions:
     overwrite: bool = False  # start an existing run directory over
     progress: bool = True
     baseline: bool = True  # add the classical baseline's rows to the results table
+    test_every: int = 1  # score the test split every N epochs and after the last (0: after the last only)
     data: DataOptions = field(default_factory=DataOptions)
 
     @property
@@ -196,6 +200,8 @@ class RunOptions:
                 raise OptionsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {stage.optimizer!r}")
             if stage.epochs < 1 or stage.batch_size < 1 or stage.lr <= 0 or stage.lr_step < 1:
                 raise OptionsError(f"epochs, batch size, lr and lr step must be positive, got {stage}")
+            if not 0.0 < stage.train_fraction <= 1.0:
+                raise OptionsError(f"--train-fraction must lie in (0, 1], got {stage.train_fraction}")
         if not 0.0 <= self.data.val_fraction < 1.0:
             raise OptionsError(f"--val-fraction must lie in [0, 1), got {self.data.val_fraction}")
 

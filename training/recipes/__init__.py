@@ -168,10 +168,11 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
         normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
         data = build_data(store, spec, data_options, stage.unit, stage.train_needs, stage.eval_needs,
                           optim.batch_size, ctx.device, normalize, seed=options.seed, rank=ctx.rank,
-                          world=ctx.world, channels_last=ctx.channels_last)
+                          world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction)
         if ctx.is_main:
             print(_describe(name, titles[name], data), flush=True)
-        results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume)
+        results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume,
+                            test_every=options.test_every)
     if ctx.is_main:
         from training.report import write_run_report
 

@@ -1,0 +1,81 @@
+"""The study: paired gains with a Student-t interval, stratified training fractions, and a real
+two-seed study on a tiny store whose rows, gains and JSON are what the table reports."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+from cli import cli
+from pipeline.store import open_store
+from training.data import stratified_subset
+from training.study import paired_gain
+
+UTD = "synthetic-utd-mhad"
+
+
+def test_paired_gain_is_the_t_interval_of_the_per_seed_differences():
+    student, baseline = [0.80, 0.76, 0.90, 0.85], [0.70, 0.72, 0.81, 0.80]
+    gain = paired_gain(student, baseline)
+    d = np.subtract(student, baseline)
+    low, high = stats.ttest_rel(student, baseline).confidence_interval(0.95)
+    assert gain["difference"] == pytest.approx(d.tolist())
+    assert gain["mean"] == pytest.approx(d.mean()) and gain["ci95"] == pytest.approx([low, high])
+    assert gain["ci95"][0] > 0                              # a consistent gain excludes zero
+    assert paired_gain([0.5], [0.4])["ci95"] is None        # one seed gives no interval
+
+
+def test_stratified_subset_keeps_each_class_and_is_nested():
+    takes = np.repeat(np.arange(40), 2)                     # two clips per take
+    labels = np.repeat(np.arange(40) % 4, 2)
+    half = stratified_subset(takes, labels, 0.5, seed=3)
+    quarter = stratified_subset(takes, labels, 0.25, seed=3)
+    for mask, per_class in ((half, 5), (quarter, 2)):       # 10 takes per class: round(5), round(2.5) = 2
+        kept = np.unique(takes[mask])
+        assert all((np.unique(kept % 4, return_counts=True)[1] == per_class))
+        assert np.array_equal(np.isin(takes, kept), mask)   # every clip of a kept take is kept
+    assert not (quarter & ~half).any()                      # 1/4 lies inside 1/2
+    assert not np.array_equal(stratified_subset(takes, labels, 0.5, seed=4), half)
+    assert stratified_subset(takes, labels, 1.0, seed=3).all()
+
+
+def test_train_fraction_reaches_the_selection(trainer_sensor_store, tmp_path):
+    result = CliRunner().invoke(cli, [
+        "train", "--mode", "vision2sensor", "--dataset", UTD, "--stage", "student", "--kd", "none",
+        "--store", str(trainer_sensor_store), "--runs-dir", str(tmp_path), "--name", "half", "--device", "cpu",
+        "--quiet", "--no-baseline", "--epochs", "1", "--batch-size", "2", "--train-fraction", "0.5"])
+    assert result.exit_code == 0, result.output
+    selection = json.loads((tmp_path / "half" / "student" / "results.json").read_text())["selection"]
+    store = open_store(trainer_sensor_store)
+    full = int((np.isin(store.takes["trial"], [1, 2])).sum())
+    assert selection["rows"]["train"] + selection["rows"]["val"] < full     # half of the non-val training takes
+
+
+def test_two_seed_study_reports_rows_and_paired_gains(trainer_utd_store, tmp_path):
+    out = tmp_path / "study.json"
+    result = CliRunner().invoke(cli, [
+        "study", "--dataset", UTD, "--seeds", "2", "--runs-dir", str(tmp_path), "--json", str(out), "--quiet",
+        "--ablate", "st", "--set", f"store={trainer_utd_store}", "--set", "epochs=1", "--set", "batch_size=4",
+        "--set", "frame_size=32", "--set", "segments=2", "--set", "backbone=resnet18", "--set", "device=cpu",
+        "--set", "modalities=[acc, gyro]"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    rows = {r["key"]: r for r in report["rows"]}
+    for key in ("sakdn.teachers_fused", "sakdn.video_baseline", "sakdn.student", "sakdn.student-st",
+                "vskd.video_teacher", "vskd.sensor_baseline", "vskd.student", "classical.fused", "classical.acc"):
+        assert len(rows[key]["accuracy"]) == 2 and len(rows[key]["macro_f1"]) == 2, key
+    gains = {(g["student"], g["baseline"]): g for g in report["gains"]}
+    sakdn = gains[("sakdn.student", "sakdn.video_baseline")]
+    expected = np.subtract(rows["sakdn.student"]["accuracy"], rows["sakdn.video_baseline"]["accuracy"])
+    assert sakdn["difference"] == pytest.approx(expected.tolist()) and len(sakdn["ci95"]) == 2
+    assert ("vskd.student", "vskd.sensor_baseline") in gains and ("sakdn.student-st", "sakdn.video_baseline") in gains
+    assert "gain sakdn.student over sakdn.video_baseline" in result.output and report["seconds"] > 0
+    again = CliRunner().invoke(cli, ["study", "--dataset", UTD, "--seeds", "2", "--runs-dir", str(tmp_path), "--quiet",
+                                     "--ablate", "st", "--set", f"store={trainer_utd_store}", "--set", "epochs=1",
+                                     "--set", "batch_size=4", "--set", "frame_size=32", "--set", "segments=2",
+                                     "--set", "backbone=resnet18", "--set", "device=cpu",
+                                     "--set", "modalities=[acc, gyro]"])
+    assert again.exit_code == 0 and "training" not in again.output and "reusing" in again.output

@@ -1,0 +1,250 @@
+"""`study` (and `demo --seeds`): both methods' rows over seeds, with the paired gain of each student.
+
+For every seed s (the same protocol and splits; s picks the validation subjects, the train-fraction
+subset, the initialisation and the batches alike for every row of that seed) and every training
+fraction F, a study trains
+
+    sakdn.teachers_fused   SAKDN stage 1, VGG16-BN per sensor + SPAMFM (head "fused"; the per-sensor
+                           heads are rows sakdn.teacher.<modality>)                      all takes
+    vskd.video_teacher     TRN on video, CE only: the SAKDN student's network and recipe without its
+                           teachers (so it also is sakdn.video_baseline at F = 1)           all takes
+    sakdn.video_baseline   the same at F < 1                                                  F
+    sakdn.student          TRN distilled from the sakdn teachers of seed s                    F
+    vskd.sensor_baseline   ResNet18 on the student modality's GAF, CE only                    F
+    vskd.student           ResNet18 distilled (DASK) from the video teacher of seed s         F
+    classical.<input>      random forest on signal statistics (student modality and fused)    F
+
+plus, for each --ablate term, the student without it (sakdn.student-<term>, vskd.student-<term>).
+Keys carry "@F" when F < 1. Each run lands in <runs>/<study>/<job>-s<seed>[-fF]/; a run whose
+results are there with the same options is reused, so an interrupted study resumes where it stopped.
+
+The gain of a student over its baseline is paired by seed: d_s = acc_student(s) - acc_baseline(s),
+reported as mean(d) +- t_{0.975, n-1} std(d) / sqrt(n) (a 95% Student-t interval over the n seeds).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy import stats
+
+from pipeline.config import load_dataset
+from training.baseline import run_baseline
+from training.options import ABLATIONS, RunOptions, resolve_options
+from training.recipes import CONFIG_FILE, open_checked_store, run_training
+from training.report import RESULTS_FILE
+
+METHODS = ("sakdn", "vskd")
+GAINS = (("sakdn.student", "sakdn.video_baseline"), ("vskd.student", "vskd.sensor_baseline"))
+
+
+@dataclass
+class StudyPlan:
+    """What a study runs. `overrides` are resolve_options fields applied to every run (train's flags)."""
+
+    dataset: str
+    name: str = "study"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fractions: tuple[float, ...] = (1.0,)
+    methods: tuple[str, ...] = METHODS
+    ablate: tuple[str, ...] = ()  # terms of either method's ABLATIONS: one extra student row each
+    runs_dir: Path = Path("runs")
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    """One model's test figures over the seeds (final epoch)."""
+
+    key: str
+    model: str
+    input: str
+    accuracy: list[float] = field(default_factory=list)
+    macro_f1: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def paired_gain(student: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> dict:
+    """Per-seed differences, their mean and the Student-t interval (None with fewer than two seeds)."""
+    d = np.asarray(student, dtype=float) - np.asarray(baseline, dtype=float)
+    mean = float(d.mean())
+    if len(d) < 2:
+        return {"difference": d.tolist(), "mean": mean, "std": None, "ci95": None}
+    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return {"difference": d.tolist(), "mean": mean, "std": float(d.std(ddof=1)), "ci95": [mean - half, mean + half]}
+
+
+class Study:
+    """Runs a StudyPlan (module docstring) and collects its rows."""
+
+    def __init__(self, plan: StudyPlan, progress: Callable[[str], None] = print):
+        self.plan, self.say = plan, progress
+        self.spec = load_dataset(plan.dataset)
+        self.rows: dict[str, Row] = {}
+
+    def options(self, job: str, seed: int, mode: str, **extra) -> RunOptions:
+        name = f"{job}-s{seed}"
+        return resolve_options(self.plan.dataset, mode, **{**self.plan.overrides, **extra}, seed=seed, name=name,
+                               runs_dir=Path(self.plan.runs_dir) / self.plan.name, overwrite=True, baseline=False)
+
+    def train(self, options: RunOptions) -> Path:
+        """run_training unless the run directory already holds its results with the same options."""
+        stages = ("teachers", "student") if options.stage == "all" else (options.stage,)
+        config = options.run_dir / CONFIG_FILE
+        done = config.exists() and all((options.run_dir / s / RESULTS_FILE).exists() for s in stages)
+        if done and yaml.safe_load(config.read_text())["options"] == options.to_dict():
+            self.say(f"  reusing {options.run_dir}")
+        else:
+            self.say(f"  training {options.run_dir.name}")
+            run_training(options)
+        return options.run_dir
+
+    def record(self, key: str, model: str, inp: str, run_dir: Path, stage: str, head: str | None = None) -> None:
+        result = json.loads((run_dir / stage / RESULTS_FILE).read_text())["final"]["test"]
+        figures = result[head or next(iter(result))]
+        row = self.rows.setdefault(key, Row(key, model, inp))
+        row.accuracy.append(figures["accuracy"])
+        row.macro_f1.append(figures["macro_f1"])
+
+    def run(self) -> dict:
+        started = time.perf_counter()
+        for seed in self.plan.seeds:
+            self.say(f"seed {seed}")
+            video_teacher = self.video_network(seed, 1.0)
+            teachers = self.sakdn_teachers(seed) if "sakdn" in self.plan.methods else None
+            for fraction in self.plan.fractions:
+                self.seed_fraction(seed, fraction, teachers, video_teacher)
+        rows = list(self.rows.values())
+        return {"dataset": self.plan.dataset, "seeds": list(self.plan.seeds), "fractions": list(self.plan.fractions),
+                "rows": [r.to_dict() for r in rows], "gains": self.gains(), "seconds": time.perf_counter() - started}
+
+    def sakdn_teachers(self, seed: int) -> Path:
+        options = self.options("sakdn-teachers", seed, "sensor2vision", stage="teachers")
+        run_dir = self.train(options)
+        modalities = options.modalities or tuple(open_checked_store(options.store_path).modalities)
+        fused = "VGG16-BN + SPAMFM, fused" if len(modalities) > 1 else "VGG16-BN"
+        self.record("sakdn.teachers_fused", f"SAKDN sensor teachers ({fused})", "+".join(modalities) + " GAF",
+                    run_dir, "teachers", "fused")
+        for m in modalities if len(modalities) > 1 else ():
+            self.record(f"sakdn.teacher.{m}", f"SAKDN sensor teacher {m} (inside the fused teachers)", f"{m} GAF",
+                        run_dir, "teachers", m)
+        return run_dir
+
+    def video_network(self, seed: int, fraction: float) -> Path:
+        """TRN with CE only, trained as the SAKDN student is; at F = 1 also the VSKD video teacher."""
+        suffix = _suffix(fraction)
+        options = self.options(f"video{_job_suffix(fraction)}", seed, "sensor2vision", stage="student", kd="none",
+                               student_train_fraction=fraction)
+        run_dir = self.train(options)
+        video = f"video ({options.data.video_input})"
+        if "sakdn" in self.plan.methods:
+            self.record(f"sakdn.video_baseline{suffix}", "SAKDN video baseline (TRN, CE only)", video, run_dir, "student")
+        if fraction == 1.0 and "vskd" in self.plan.methods:
+            self.record("vskd.video_teacher", "VSKD video teacher (TRN, CE only)", video, run_dir, "student")
+        return run_dir
+
+    def seed_fraction(self, seed: int, fraction: float, teachers: Path | None, video_teacher: Path) -> None:
+        suffix, job = _suffix(fraction), _job_suffix(fraction)
+        if "sakdn" in self.plan.methods:
+            if fraction < 1.0:
+                self.video_network(seed, fraction)
+            for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["sensor2vision"]]):
+                options = self.options(f"sakdn-student{'-' + term if term else ''}{job}", seed, "sensor2vision",
+                                       stage="student", teachers=teachers, student_train_fraction=fraction,
+                                       ablate=(term,) if term else ())
+                name = "SAKDN video student (TRN + ST + GSDM + SP)" + (f" without {term}" if term else "")
+                self.record(f"sakdn.student{'-' + term if term else ''}{suffix}", name,
+                            f"video ({options.data.video_input})", self.train(options), "student")
+        if "vskd" in self.plan.methods:
+            self.vskd_rows(seed, fraction, video_teacher / "student")
+
+    def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
+        suffix, job = _suffix(fraction), _job_suffix(fraction)
+        baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd="none",
+                                student_train_fraction=fraction)
+        modality = baseline.student_modality or open_checked_store(baseline.store_path).modalities[0]
+        self.record(f"vskd.sensor_baseline{suffix}", "VSKD sensor baseline (ResNet18, CE only)", f"{modality} GAF",
+                    self.train(baseline), "student")
+        for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["vision2sensor"]]):
+            options = self.options(f"vskd-student{'-' + term if term else ''}{job}", seed, "vision2sensor",
+                                   stage="student", teachers=teacher_stage, student_train_fraction=fraction,
+                                   ablate=(term,) if term else ())
+            name = "VSKD sensor student (ResNet18 + DASK)" + (f" without {term}" if term else "")
+            self.record(f"vskd.student{'-' + term if term else ''}{suffix}", name, f"{modality} GAF",
+                        self.train(options), "student")
+        self.classical(seed, fraction, modality)
+
+    def classical(self, seed: int, fraction: float, modality: str) -> None:
+        options = self.options("classical", seed, "vision2sensor")
+        store = open_checked_store(options.store_path)
+        protocol = options.data.protocol or self.spec.default_protocol
+        for result in run_baseline(store, self.spec, protocol, seed, models=("random forest",), train_fraction=fraction):
+            if result.input in (modality, "fused"):
+                row = self.rows.setdefault(f"classical.{result.input}{_suffix(fraction)}",
+                                           Row(f"classical.{result.input}{_suffix(fraction)}",
+                                               "classical baseline (random forest on statistics)",
+                                               f"{result.input} statistics"))
+                row.accuracy.append(result.scores.accuracy)
+                row.macro_f1.append(result.scores.macro_f1)
+
+    def gains(self) -> list[dict]:
+        """Paired gain of every student row (ablations and fractions included) over its baseline."""
+        out = []
+        for key, row in self.rows.items():
+            for student, baseline in GAINS:
+                base, _, rest = key.partition("@")
+                if base.startswith(student):
+                    reference = self.rows.get(baseline + (f"@{rest}" if rest else ""))
+                    if reference is not None:
+                        out.append({"student": key, "baseline": reference.key,
+                                    **paired_gain(row.accuracy, reference.accuracy)})
+        return out
+
+
+def _suffix(fraction: float) -> str:
+    return "" if fraction >= 1.0 else f"@{fraction:g}"
+
+
+def _job_suffix(fraction: float) -> str:
+    return "" if fraction >= 1.0 else f"-f{fraction:g}"
+
+
+def format_study(result: dict) -> str:
+    """The rows as mean +- std over seeds, then each student's paired gain with its 95% interval."""
+    rows = [Row(**r) for r in result["rows"]]
+    keys, width, inputs = (max(len(getattr(r, f)) for r in rows) for f in ("key", "model", "input"))
+    lines = [f"{'key':{keys}s}  {'model':{width}s}  {'input':{inputs}s}  {'test acc (mean +- std)':>22s}  "
+             f"{'macro-F1':>22s}"]
+    for r in rows:
+        lines.append(f"{r.key:{keys}s}  {r.model:{width}s}  {r.input:{inputs}s}  {_mean_std(r.accuracy):>22s}  "
+                     f"{_mean_std(r.macro_f1):>22s}")
+    lines.append("")
+    for g in result["gains"]:
+        interval = (f"95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}]" if g["ci95"]
+                    else "one seed: no interval")
+        lines.append(f"gain {g['student']} over {g['baseline']}: {100 * g['mean']:+.1f} points, {interval} "
+                     f"(per seed {', '.join(f'{100 * d:+.1f}' for d in g['difference'])})")
+    return "\n".join(lines)
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    v = 100 * np.asarray(values, dtype=float)
+    return f"{v.mean():.1f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}% (n={len(v)})"
+
+
+def run_study(plan: StudyPlan, json_path: Path | None = None) -> dict:
+    """Run the plan, print its table, write the JSON (rows, gains, seconds) when asked; returns it."""
+    result = Study(plan).run()
+    print("\n" + format_study(result), flush=True)
+    if json_path is not None:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(result, indent=1))
+    return result
