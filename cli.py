@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from pipeline.config import REPO_ROOT, dataset_names, load_dataset
-from training.options import OPTIMIZERS, SPAMFM_EVAL, SPAMFM_GATES, STAGE_SIDES
+from training.options import MODES, OPTIMIZERS, SPAMFM_EVAL, SPAMFM_GATES, STAGE_SIDES
 
 SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
 DEFAULT_CACHE = REPO_ROOT / "cache"
@@ -205,8 +205,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 @cli.command()
-@click.option("--mode", type=click.Choice(["sensor2vision", "vision2sensor"]), required=True,
-              help="sensor2vision: SAKDN (sensor teachers -> video student); vision2sensor: VSKD")
+@click.option("--mode", type=click.Choice(MODES), required=True,
+              help="sensor2vision: SAKDN (sensor teachers -> video student); vision2sensor: VSKD; "
+                   "sensor2sensor: fused sensor teachers -> one-sensor student")
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--stage", type=click.Choice(["teachers", "student", "all"]), default="all")
 @click.option("--protocol", default=None, help="split protocol of datasets.yaml [default: the dataset's]")
@@ -216,12 +217,15 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--teachers", type=click.Path(path_type=Path, exists=True), default=None,
               help="run directory whose stage-1 teachers the student stage reuses")
 @click.option("--backbone", type=click.Choice(["bninception", "resnet18", "resnet50"]), default=None, help="TRN backbone")
-@click.option("--modalities", default=None, help="comma list of sensor teachers [default: all in the store]")
-@click.option("--student-modality", default=None, help="vision2sensor student input [default: first modality]")
+@click.option("--modalities", "--teacher-modalities", "modalities", default=None,
+              help="comma list of sensor teachers [default: all in the store]")
+@click.option("--student-modality", default=None,
+              help="vision2sensor / sensor2sensor student input [default: first modality]")
 @click.option("--kd", type=click.Choice(["st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none"]), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per method]")
-@click.option("--ablate", default=None, help="comma list: spamfm,st,gsdm,sp (sensor2vision); distance,angle,semantic (vision2sensor)")
+@click.option("--ablate", default=None, help="comma list: spamfm,st,gsdm,sp (sensor2vision); distance,angle,semantic "
+                                            "(vision2sensor); spamfm,kd,distance,angle,semantic (sensor2sensor)")
 @stage_optim_options
 @click.option("--alpha", type=float, default=None, help="soft-target weight [default: datasets.yaml]")
 @click.option("--beta", type=float, default=None, help="GSDM / RKD weight [default: datasets.yaml]")
@@ -262,7 +266,7 @@ def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backb
           kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
           pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
           no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
-    """Train SAKDN (sensor2vision) or VSKD (vision2sensor) into runs/<name>/."""
+    """Train SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/."""
     from training.options import resolve_options
     from training.recipes import run_training
 
@@ -360,22 +364,26 @@ def _parse_settings(settings: tuple[str, ...]) -> dict:
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=REPO_ROOT / "runs", show_default="runs/")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, help="seeds 0 .. N-1, each a full set of rows")
 @click.option("--train-fractions", default="1", help="comma list of student training fractions, e.g. 1,0.5,0.25")
-@click.option("--methods", default="sakdn,vskd", help="comma list: sakdn, vskd")
+@click.option("--methods", default="sakdn,vskd", help="comma list: sakdn, vskd, sensor2sensor")
+@click.option("--student-modalities", default=None,
+              help="sensor2sensor: comma list of student sensors, one baseline and student each [default: --set student_modality]")
 @click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
 @click.option("--set", "settings", multiple=True,
               help="KEY=VALUE, any train option by field name (store=..., backbone=resnet18, teacher_lr=3e-4, ...)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write rows, per-seed figures and gains here")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def study(dataset, name, runs_dir, seeds, train_fractions, methods, ablate, settings, json_path, quiet) -> None:
-    """Both methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
+def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, settings, json_path,
+          quiet) -> None:
+    """Methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
     from training.study import StudyPlan, run_study
 
     try:
         overrides = {"progress": not quiet, **_parse_settings(settings)}
         plan = StudyPlan(dataset=dataset, name=name, seeds=tuple(range(seeds)), runs_dir=runs_dir,
                          fractions=tuple(float(f) for f in parse_list(train_fractions) or ("1",)),
-                         methods=parse_list(methods) or (), ablate=parse_list(ablate) or (), overrides=overrides)
+                         methods=parse_list(methods) or (), ablate=parse_list(ablate) or (),
+                         student_modalities=parse_list(student_modalities) or (), overrides=overrides)
         run_study(plan, json_path)
     except _user_errors() as error:
         raise click.ClickException(str(error))

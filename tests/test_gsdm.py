@@ -204,3 +204,22 @@ def test_pairs_meeting_at_one_pixel_are_left_out():
     assert s_big.grad.abs().sum() > 0 and s_one.grad is None
     with pytest.raises(ValueError, match="1x1"):
         gsdm([s_one], logits, ablated, [t_one], logits, ablated)
+
+
+def test_ablated_forward_of_one_row_equals_the_whole_zero_batch():
+    from training.fusion import SensorTeachers
+    from training.models.trn import TRN
+
+    torch.manual_seed(6)
+    teachers = SensorTeachers(["acc", "gyro"], num_classes=4, embed_dim=8)
+    teachers({m: torch.randn(4, 3, 32, 32) for m in ("acc", "gyro")})          # fills SPAMFM's running statistics
+    trn = TRN(num_classes=4, num_segments=3, backbone="resnet18", embed_dim=8)
+    for net, x in ((teachers, {m: torch.randn(5, 3, 32, 32) for m in ("acc", "gyro")}),
+                   (trn, torch.randn(5, 3, 3, 32, 32))):
+        ablated = ablated_forward(net, x)
+        net.eval()
+        with torch.no_grad():
+            whole = net({k: torch.zeros_like(v) for k, v in x.items()} if isinstance(x, dict) else torch.zeros_like(x))
+        net.train()
+        assert ablated.logits.shape == whole.logits.shape == (5, 4)
+        assert torch.allclose(ablated.logits, whole.logits, atol=1e-5)

@@ -79,3 +79,20 @@ def test_two_seed_study_reports_rows_and_paired_gains(trainer_utd_store, tmp_pat
                                      "--set", "backbone=resnet18", "--set", "device=cpu",
                                      "--set", "modalities=[acc, gyro]"])
     assert again.exit_code == 0 and "training" not in again.output and "reusing" in again.output
+
+
+def test_sensor2sensor_study_gives_each_sensor_a_paired_gain(trainer_utd_store, tmp_path):
+    out = tmp_path / "s2s.json"
+    result = CliRunner().invoke(cli, [
+        "study", "--dataset", UTD, "--methods", "sensor2sensor", "--student-modalities", "acc,gyro", "--seeds", "2",
+        "--train-fractions", "1,0.5", "--runs-dir", str(tmp_path), "--json", str(out), "--quiet",
+        "--set", f"store={trainer_utd_store}", "--set", "epochs=1", "--set", "batch_size=4", "--set", "device=cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    rows = {r["key"]: r for r in report["rows"]}
+    for m in ("acc", "gyro"):
+        for key in (f"s2s.{m}.baseline", f"s2s.{m}.student", f"s2s.{m}.student@0.5", f"classical.{m}"):
+            assert len(rows[key]["accuracy"]) == 2, key
+    assert not any(k.startswith(("vskd.", "sakdn.video", "sakdn.student")) for k in rows)
+    gains = {g["student"]: g["baseline"] for g in report["gains"]}
+    assert gains == {f"s2s.{m}.student{f}": f"s2s.{m}.baseline{f}" for m in ("acc", "gyro") for f in ("", "@0.5")}

@@ -144,3 +144,12 @@ def test_crop_boxes_stay_inside_the_frame():
     assert len(np.unique(np.round(w))) > 1
     centre = centre_boxes(1, 60, 80)[0]
     assert np.allclose(centre, [(80 - 60 * 224 / 256) / 2, (60 - 60 * 224 / 256) / 2, 60 * 224 / 256, 60 * 224 / 256])
+
+
+def test_berkeley_dev_protocol_stays_inside_the_official_training_subjects():
+    from pipeline.config import load_dataset
+
+    protocols = load_dataset("berkeley-mhad").protocols
+    official = set(protocols["subject"]["train"]["subject"])
+    dev_train, dev_test = (set(protocols["dev"][side]["subject"]) for side in ("train", "test"))
+    assert dev_train | dev_test <= official and not dev_train & dev_test

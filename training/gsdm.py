@@ -32,6 +32,7 @@ Teachers are evaluated under no_grad.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -119,12 +120,29 @@ def map_distance(student_map: Tensor, teacher_map: Tensor) -> Tensor:
     return (s - t).pow(2).flatten(1).sum(dim=1).mean()
 
 
-def _zeros_like_input(inputs):
+def _zeros_like_input(inputs, rows: int | None = None):
+    """All-zero input shaped like `inputs` (its first `rows` rows only, when given)."""
     if isinstance(inputs, Tensor):
-        return torch.zeros_like(inputs)
+        return torch.zeros_like(inputs[:rows])
     if isinstance(inputs, Mapping):
-        return {k: torch.zeros_like(v) for k, v in inputs.items()}
+        return {k: torch.zeros_like(v[:rows]) for k, v in inputs.items()}
     raise TypeError(f"ablated_forward takes a Tensor or a mapping of Tensors, got {type(inputs).__name__}")
+
+
+def _batch_size(inputs) -> int:
+    return len(inputs) if isinstance(inputs, Tensor) else len(next(iter(inputs.values())))
+
+
+def _broadcast_rows(value, rows: int):
+    """Every tensor in `value` (a Tensor, a mapping, or a dataclass such as NetOutput) with its one row repeated."""
+    if isinstance(value, Tensor):
+        return value.expand(rows, *value.shape[1:])
+    if isinstance(value, Mapping):
+        return {k: _broadcast_rows(v, rows) for k, v in value.items()}
+    if dataclasses.is_dataclass(value):
+        return dataclasses.replace(value, **{f.name: _broadcast_rows(getattr(value, f.name), rows)
+                                             for f in dataclasses.fields(value)})
+    return value
 
 
 @torch.no_grad()
@@ -133,9 +151,11 @@ def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
 
     inputs: the (already normalised) network input, a Tensor or a dict modality -> Tensor.
     eval_mode=True (default) runs the network in eval mode (BN running statistics, no dropout): its
-    response to a black input. eval_mode=False keeps the current mode, so train-mode BN normalises
-    the zero batch by its own statistics; every buffer (BN and SPAMFM running statistics) is restored
-    afterwards either way.
+    response to a black input. In eval mode every network answers each sample on its own (tests pin
+    it) and the rows of a zero batch are equal, so one row is computed and broadcast to the batch.
+    eval_mode=False keeps the current mode, so train-mode BN normalises the zero batch by its own
+    statistics (the whole batch is computed). Every buffer (BN and SPAMFM running statistics) is
+    restored afterwards either way.
     (The published code instead appended the zero batch to the real one, mixing their BN statistics.)
     """
     buffers = [(m, name, b) for m in model.modules() for name, b in m.named_buffers(recurse=False)]
@@ -145,7 +165,9 @@ def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
     if eval_mode:
         model.eval()
     try:
-        return model(_zeros_like_input(inputs))
+        if not eval_mode:
+            return model(_zeros_like_input(inputs))
+        return _broadcast_rows(model(_zeros_like_input(inputs, rows=1)), _batch_size(inputs))
     finally:
         for m, training in modes:
             m.training = training

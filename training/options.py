@@ -14,11 +14,12 @@ from typing import Any
 
 from pipeline.config import REPO_ROOT, DatasetSpec, StageDefaults, load_dataset
 
-MODES = ("sensor2vision", "vision2sensor")
+MODES = ("sensor2vision", "vision2sensor", "sensor2sensor")
 STAGES = ("teachers", "student", "all")
 BACKBONES = ("bninception", "resnet18", "resnet50")
 KD_BASELINES = ("st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none")
-ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": ("distance", "angle", "semantic")}
+ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": ("distance", "angle", "semantic"),
+             "sensor2sensor": ("spamfm", "kd", "distance", "angle", "semantic")}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 RESIDENCIES = ("auto", "device", "ram")
 VIDEO_INPUTS = ("rgb", "motion")
@@ -35,9 +36,11 @@ STAGE_OPTIMIZERS: dict[tuple[str, str], tuple[str, float]] = {
     ("sensor2vision", "student"): ("sgd", 5e-4),
     ("vision2sensor", "teacher"): ("sgd", 5e-4),
     ("vision2sensor", "student"): ("adam", 1e-5),
+    ("sensor2sensor", "teacher"): ("adam", 1e-5),  # SAKDN's teachers
+    ("sensor2sensor", "student"): ("adam", 1e-5),  # a ResNet18 on GAF, as VSKD's student
 }
 # Dropout before the TRN bottleneck: SAKDN's student 0.8 (TRN's default), VSKD's teacher 0.5 (its paper and code).
-TRN_DROPOUT = {"sensor2vision": 0.8, "vision2sensor": 0.5}
+TRN_DROPOUT = {"sensor2vision": 0.8, "vision2sensor": 0.5, "sensor2sensor": None}
 
 
 class OptionsError(ValueError):

@@ -13,8 +13,11 @@ fraction F, a study trains
     vskd.sensor_baseline   ResNet18 on the student modality's GAF, CE only                    F
     vskd.student           ResNet18 distilled (DASK) from the video teacher of seed s         F
     classical.<input>      random forest on signal statistics (student modality and fused)    F
+    s2s.<m>.baseline       sensor2sensor: ResNet18 on sensor m alone, CE only                 F
+    s2s.<m>.student        the same distilled (DASK) from the sakdn teachers of seed s        F
 
-plus, for each --ablate term, the student without it (sakdn.student-<term>, vskd.student-<term>).
+plus, for each --ablate term, the student without it (sakdn.student-<term>, vskd.student-<term>,
+s2s.<m>.student-<term>).
 Keys carry "@F" when F < 1. Each run lands in <runs>/<study>/<job>-s<seed>[-fF]/; a run whose
 results are there with the same options is reused, so an interrupted study resumes where it stopped.
 
@@ -36,12 +39,13 @@ from scipy import stats
 
 from pipeline.config import load_dataset
 from training.baseline import run_baseline
-from training.options import ABLATIONS, RunOptions, resolve_options
+from training.options import ABLATIONS, OptionsError, RunOptions, resolve_options
 from training.recipes import CONFIG_FILE, open_checked_store, run_training
 from training.report import RESULTS_FILE
 
-METHODS = ("sakdn", "vskd")
-GAINS = (("sakdn.student", "sakdn.video_baseline"), ("vskd.student", "vskd.sensor_baseline"))
+METHODS = ("sakdn", "vskd", "sensor2sensor")
+# the students' distillation terms a study can ablate (spamfm is a teachers' choice: train --ablate spamfm)
+STUDENT_TERMS = tuple(dict.fromkeys(t for terms in ABLATIONS.values() for t in terms if t != "spamfm"))
 
 
 @dataclass
@@ -52,8 +56,9 @@ class StudyPlan:
     name: str = "study"
     seeds: tuple[int, ...] = (0, 1, 2)
     fractions: tuple[float, ...] = (1.0,)
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = ("sakdn", "vskd")
     ablate: tuple[str, ...] = ()  # terms of either method's ABLATIONS: one extra student row each
+    student_modalities: tuple[str, ...] = ()  # sensor2sensor students; empty: the student_modality option
     runs_dir: Path = Path("runs")
     overrides: dict = field(default_factory=dict)
 
@@ -88,7 +93,13 @@ class Study:
     def __init__(self, plan: StudyPlan, progress: Callable[[str], None] = print):
         self.plan, self.say = plan, progress
         self.spec = load_dataset(plan.dataset)
+        unknown = sorted(set(plan.methods) - set(METHODS)) + sorted(set(plan.ablate) - set(STUDENT_TERMS))
+        if unknown or not plan.methods:
+            raise OptionsError(f"study: unknown methods or ablation terms {unknown or list(plan.methods)}; methods are "
+                               f"{', '.join(METHODS)}, terms {', '.join(STUDENT_TERMS)}")
         self.rows: dict[str, Row] = {}
+        self.baseline_of: dict[str, str] = {}  # student row -> the row of its baseline
+        self.classical_done: set[tuple[int, float]] = set()  # (seed, fraction) whose classical rows are in
 
     def options(self, job: str, seed: int, mode: str, **extra) -> RunOptions:
         name = f"{job}-s{seed}"
@@ -100,14 +111,18 @@ class Study:
         stages = ("teachers", "student") if options.stage == "all" else (options.stage,)
         config = options.run_dir / CONFIG_FILE
         done = config.exists() and all((options.run_dir / s / RESULTS_FILE).exists() for s in stages)
-        if done and yaml.safe_load(config.read_text())["options"] == options.to_dict():
+        if done and _what_is_trained(yaml.safe_load(config.read_text())["options"]) == _what_is_trained(options.to_dict()):
             self.say(f"  reusing {options.run_dir}")
         else:
             self.say(f"  training {options.run_dir.name}")
             run_training(options)
         return options.run_dir
 
-    def record(self, key: str, model: str, inp: str, run_dir: Path, stage: str, head: str | None = None) -> None:
+    def record(self, key: str, model: str, inp: str, run_dir: Path, stage: str, head: str | None = None,
+               baseline: str | None = None) -> None:
+        """Append the final-epoch test figures of one run to row `key` (a student names its baseline row)."""
+        if baseline is not None:
+            self.baseline_of[key] = baseline
         result = json.loads((run_dir / stage / RESULTS_FILE).read_text())["final"]["test"]
         figures = result[head or next(iter(result))]
         row = self.rows.setdefault(key, Row(key, model, inp))
@@ -116,10 +131,11 @@ class Study:
 
     def run(self) -> dict:
         started = time.perf_counter()
+        methods = set(self.plan.methods)
         for seed in self.plan.seeds:
             self.say(f"seed {seed}")
-            video_teacher = self.video_network(seed, 1.0)
-            teachers = self.sakdn_teachers(seed) if "sakdn" in self.plan.methods else None
+            video_teacher = self.video_network(seed, 1.0) if methods & {"sakdn", "vskd"} else None
+            teachers = self.sakdn_teachers(seed) if methods & {"sakdn", "sensor2sensor"} else None
             for fraction in self.plan.fractions:
                 self.seed_fraction(seed, fraction, teachers, video_teacher)
         rows = list(self.rows.values())
@@ -162,9 +178,32 @@ class Study:
                                        ablate=(term,) if term else ())
                 name = "SAKDN video student (TRN + ST + GSDM + SP)" + (f" without {term}" if term else "")
                 self.record(f"sakdn.student{'-' + term if term else ''}{suffix}", name,
-                            f"video ({options.data.video_input})", self.train(options), "student")
+                            f"video ({options.data.video_input})", self.train(options), "student",
+                            baseline=f"sakdn.video_baseline{suffix}")
         if "vskd" in self.plan.methods:
             self.vskd_rows(seed, fraction, video_teacher / "student")
+        if "sensor2sensor" in self.plan.methods:
+            for modality in self.plan.student_modalities or (None,):
+                self.sensor2sensor_rows(seed, fraction, teachers, modality)
+
+    def sensor2sensor_rows(self, seed: int, fraction: float, teachers: Path, modality: str | None) -> None:
+        """One sensor's baseline and its students distilled from the fused teachers of seed s."""
+        suffix, job = _suffix(fraction), _job_suffix(fraction)
+        chosen = {"student_modality": modality} if modality else {}
+        baseline = self.options(f"s2s-baseline-{modality or 'default'}{job}", seed, "sensor2sensor", stage="student",
+                                kd="none", student_train_fraction=fraction, **chosen)
+        modality = baseline.student_modality or open_checked_store(baseline.store_path).modalities[0]
+        base_key = f"s2s.{modality}.baseline{suffix}"
+        self.record(base_key, f"{modality} alone (ResNet18, CE only)", f"{modality} GAF", self.train(baseline),
+                    "student")
+        self.classical(seed, fraction, modality)
+        for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["sensor2sensor"]]):
+            options = self.options(f"s2s-student-{modality}{'-' + term if term else ''}{job}", seed, "sensor2sensor",
+                                   stage="student", teachers=teachers, student_train_fraction=fraction,
+                                   student_modality=modality, ablate=(term,) if term else ())
+            name = f"{modality} student of the fused teachers (ResNet18 + DASK)" + (f" without {term}" if term else "")
+            self.record(f"s2s.{modality}.student{'-' + term if term else ''}{suffix}", name, f"{modality} GAF",
+                        self.train(options), "student", baseline=base_key)
 
     def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
         suffix, job = _suffix(fraction), _job_suffix(fraction)
@@ -179,34 +218,35 @@ class Study:
                                    ablate=(term,) if term else ())
             name = "VSKD sensor student (ResNet18 + DASK)" + (f" without {term}" if term else "")
             self.record(f"vskd.student{'-' + term if term else ''}{suffix}", name, f"{modality} GAF",
-                        self.train(options), "student")
+                        self.train(options), "student", baseline=f"vskd.sensor_baseline{suffix}")
         self.classical(seed, fraction, modality)
 
     def classical(self, seed: int, fraction: float, modality: str) -> None:
+        """Random-forest rows of every single modality and of all fused, once per seed and fraction."""
+        if (seed, fraction) in self.classical_done:
+            return
+        self.classical_done.add((seed, fraction))
         options = self.options("classical", seed, "vision2sensor")
         store = open_checked_store(options.store_path)
         protocol = options.data.protocol or self.spec.default_protocol
+        shown = set(self.plan.student_modalities or (modality,)) | {"fused"}
         for result in run_baseline(store, self.spec, protocol, seed, models=("random forest",), train_fraction=fraction):
-            if result.input in (modality, "fused"):
-                row = self.rows.setdefault(f"classical.{result.input}{_suffix(fraction)}",
-                                           Row(f"classical.{result.input}{_suffix(fraction)}",
-                                               "classical baseline (random forest on statistics)",
-                                               f"{result.input} statistics"))
+            if result.input in shown:
+                key = f"classical.{result.input}{_suffix(fraction)}"
+                row = self.rows.setdefault(key, Row(key, "classical baseline (random forest on statistics)",
+                                                    f"{result.input} statistics"))
                 row.accuracy.append(result.scores.accuracy)
                 row.macro_f1.append(result.scores.macro_f1)
 
     def gains(self) -> list[dict]:
         """Paired gain of every student row (ablations and fractions included) over its baseline."""
-        out = []
-        for key, row in self.rows.items():
-            for student, baseline in GAINS:
-                base, _, rest = key.partition("@")
-                if base.startswith(student):
-                    reference = self.rows.get(baseline + (f"@{rest}" if rest else ""))
-                    if reference is not None:
-                        out.append({"student": key, "baseline": reference.key,
-                                    **paired_gain(row.accuracy, reference.accuracy)})
-        return out
+        return [{"student": key, "baseline": base, **paired_gain(self.rows[key].accuracy, self.rows[base].accuracy)}
+                for key, base in self.baseline_of.items()]
+
+
+def _what_is_trained(options: dict) -> dict:
+    """A run's options without those that only change how it is shown."""
+    return {k: v for k, v in options.items() if k not in ("progress", "overwrite", "resume")}
 
 
 def _suffix(fraction: float) -> str:

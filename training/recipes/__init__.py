@@ -1,4 +1,4 @@
-"""`train`: run the stages of SAKDN (sensor2vision) or VSKD (vision2sensor) into runs/<name>/.
+"""`train`: run the stages of SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/.
 
     runs/<name>/config.yaml        effective options + dataset facts + store identity
     runs/<name>/<stage>/           teachers/ and student/: metrics.jsonl, last.pt, best.pt,
@@ -26,7 +26,7 @@ from training.data import DataError, build_data
 from training.engine import RESULTS_FILE, Context, FitResult, Stage, fit, make_context, seed_everything
 from training.models.normalize import input_normalizer
 from training.options import OptionsError, RunOptions
-from training.recipes import sakdn, vskd
+from training.recipes import sakdn, sensor2sensor, vskd
 from training.recipes.common import RecipeError
 
 CONFIG_FILE = "config.yaml"
@@ -78,9 +78,11 @@ def resume_options(options: RunOptions, epochs: dict[str, int] | None = None) ->
 def build_stage(name: str, store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> Stage:
     """The Stage module of one recipe step (built under the run's seed, so identical on every rank)."""
     segments = options.data.segments or store.segments
+    if options.mode in ("sensor2vision", "sensor2sensor") and name == "teachers":
+        return sakdn.teachers_stage(store, spec, options)
+    if options.mode == "sensor2sensor":
+        return sensor2sensor.student_stage(store, spec, options, teachers_dir)
     if options.mode == "sensor2vision":
-        if name == "teachers":
-            return sakdn.teachers_stage(store, spec, options)
         return sakdn.student_stage(store, spec, options, teachers_dir, segments)
     if name == "teachers":
         return vskd.teachers_stage(store, spec, options, segments)
@@ -102,7 +104,8 @@ def stage_title(name: str, stage: Stage, options: RunOptions) -> str:
     resnet = f"ResNet{arch['depth']}"
     if options.kd == "none":
         return f"sensor baseline ({resnet} on GAF, CE)"
-    return f"VSKD student ({resnet}, KD {options.kd})" if options.kd else f"VSKD student ({resnet}, DASK)"
+    method = "sensor student of the fused teachers" if options.mode == "sensor2sensor" else "VSKD student"
+    return f"{method} ({resnet}, KD {options.kd})" if options.kd else f"{method} ({resnet}, DASK)"
 
 
 def _finished(stage_dir: Path, epochs: int) -> bool:

@@ -92,17 +92,23 @@ def student_modality(store: Store, options: RunOptions) -> str:
     return modality
 
 
-def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> GafClassifier:
-    """Stage 2: ResNet18 on the student modality (with the frozen TRN teacher unless --kd none)."""
+def student_network(store: Store, spec: DatasetSpec, options: RunOptions) -> GafClassifier:
+    """ResNet18 on the student modality's GAF images, CE only (with --pretrained-sensor weights)."""
     modality = student_modality(store, options)
     arch = resnet_arch(spec.num_classes, modality, store.class_embedding.shape[1],
                        options.data.gaf_size or store.layout.gaf_size)
     net = build_network(arch)
     if options.pretrained_sensor:
         load_pretrained_weights(net, options.pretrained_sensor, "resnet")
+    return GafClassifier(net, modality, arch)
+
+
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> GafClassifier:
+    """Stage 2: ResNet18 on the student modality (with the frozen TRN teacher unless --kd none)."""
+    baseline = student_network(store, spec, options)
     if options.kd == "none":
-        return GafClassifier(net, modality, arch)
+        return baseline
     if teachers_dir is None:
         raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
     teacher, teacher_arch = load_frozen(teachers_dir, "trn", spec, store)
-    return VskdStudent(net, modality, arch, teacher, teacher_arch, options)
+    return VskdStudent(baseline.net, baseline.modality, baseline.arch, teacher, teacher_arch, options)

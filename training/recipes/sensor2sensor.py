@@ -1,0 +1,93 @@
+"""sensor2sensor: many sensors teach one. SAKDN's fused sensor teachers distilled into a ResNet18 on
+ONE sensor modality (a watch, a phone), with the losses that work across networks of different inputs.
+
+Stage 1 ("teachers"): SAKDN's SensorTeacherStage (VGG16-BN per teacher modality + SPAMFM) on the
+modalities of `--teacher-modalities` (default: every modality of the store, the student's included).
+Stage 2 ("student"): ResNet18 on the GAF images of `student_modality`; the frozen teachers see the
+GAF images of the SAME take (every batch row is one take), and the fused teacher is one teacher:
+
+    L = CE + DASK,  DASK = alpha * KD_T + beta * (L_distance + L_angle) + gamma * L_semantic
+    KD_T       = T^2 KL(softmax(t/T) || softmax(s/T)),   t = the fused logits (mean over teachers)
+    L_distance, L_angle = RKD distance / angle between the student's and the fused embedding
+    L_semantic = MSE(student fc0, fused fc7)
+
+`--ablate kd,distance,angle,semantic` drops a term; `--kd NAME` replaces DASK by one baseline of the
+LOSSES registry (st, sp, rkd, at, ...); `--kd none` trains the single-sensor baseline (CE only).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.config import DatasetSpec
+from pipeline.store import Store
+from training.data import Batch, Needs
+from training.engine import StepOutput
+from training.fusion import SensorTeachers
+from training.losses import build_loss
+from training.models.output import NetOutput
+from training.models.resnet import ResNetStudent
+from training.options import RunOptions
+from training.recipes.classifiers import GafClassifier
+from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen
+from training.recipes.vskd import RESNET_TAPS, student_network
+
+TERMS = ("kd", "distance", "angle", "semantic")
+
+
+class SensorStudent(GafClassifier):
+    """ResNet student on one modality with frozen fused SensorTeachers on the same take's other sensors."""
+
+    def __init__(self, net: ResNetStudent, modality: str, arch: dict, teachers: SensorTeachers, options: RunOptions):
+        super().__init__(net, modality, arch)
+        self.teachers = freeze(teachers)
+        self.train_needs = Needs(modalities=tuple(dict.fromkeys((modality, *teachers.modalities))))
+        self.kd_name = options.kd
+        if options.kd is not None:
+            teacher_taps = [f"{m}.block{k}" for m in teachers.modalities for k in range(2, 6)]
+            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=RESNET_TAPS,
+                                                  teacher_taps=teacher_taps, embed_dim=net.embed_dim,
+                                                  temperature=options.temperature)
+        else:
+            switches = {term: term not in options.ablate for term in ("distance", "angle", "semantic")}
+            self.dask = build_loss("dask", T=options.temperature, per_teacher=False, **switches)
+            weights = {"kd": options.alpha, "distance": options.beta, "angle": options.beta, "semantic": options.gamma}
+            self.weights = {t: w for t, w in weights.items() if t not in options.ablate and w != 0}
+
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.teachers]
+
+    def fused_teacher(self, batch: Batch) -> NetOutput:
+        """The teachers' fused output as one teacher (their per-sensor outputs left out)."""
+        with torch.no_grad():
+            out = self.teachers({m: batch.gaf[m] for m in self.teachers.modalities})
+        return NetOutput(logits=out.logits, embedding=out.embedding, taps=out.taps)
+
+    def forward(self, batch: Batch) -> StepOutput:
+        student = self.net(batch.gaf[self.modality])
+        teacher = self.fused_teacher(batch)
+        terms = {"ce": F.cross_entropy(student.logits, batch.label)}
+        if self.kd_name is not None:
+            terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
+        else:
+            for name, value in self.dask.terms(student, teacher).items():
+                if name in self.weights:
+                    terms[name] = self.weights[name] * value
+        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
+
+
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> GafClassifier:
+    """Stage 2: ResNet18 on the student modality, with the frozen fused teachers unless --kd none."""
+    baseline = student_network(store, spec, options)
+    if options.kd == "none":
+        return baseline
+    if teachers_dir is None:
+        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
+    teachers, teacher_arch = load_frozen(teachers_dir, "sensor_teachers", spec, store)
+    if teacher_arch["gaf_size"] != baseline.arch["gaf_size"]:
+        raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch['gaf_size']} px GAF images, the student "
+                          f"{baseline.arch['gaf_size']} px; train both at one --image-size")
+    return SensorStudent(baseline.net, baseline.modality, baseline.arch, teachers, options)
