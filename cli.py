@@ -354,8 +354,18 @@ def _parse_settings(settings: tuple[str, ...]) -> dict:
         if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
         loaded = yaml.safe_load(value)
-        parsed[key.strip().replace("-", "_")] = tuple(loaded) if isinstance(loaded, list) else loaded
+        parsed[key.strip().replace("-", "_")] = tuple(loaded) if isinstance(loaded, list) else _number(loaded)
     return parsed
+
+
+def _number(value):
+    """'3e-4' (which YAML 1.1 reads as a string) -> 0.0003; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 @cli.command()

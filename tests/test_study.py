@@ -96,3 +96,11 @@ def test_sensor2sensor_study_gives_each_sensor_a_paired_gain(trainer_utd_store, 
     assert not any(k.startswith(("vskd.", "sakdn.video", "sakdn.student")) for k in rows)
     gains = {g["student"]: g["baseline"] for g in report["gains"]}
     assert gains == {f"s2s.{m}.student{f}": f"s2s.{m}.baseline{f}" for m in ("acc", "gyro") for f in ("", "@0.5")}
+
+
+def test_set_values_parse_numbers_lists_and_paths():
+    from cli import _parse_settings
+
+    parsed = _parse_settings(("teacher_lr=3e-4", "epochs=2", "modalities=[acc, gyro]", "store=/tmp/x.zarr", "flip=false"))
+    assert parsed == {"teacher_lr": 3e-4, "epochs": 2, "modalities": ("acc", "gyro"), "store": "/tmp/x.zarr",
+                      "flip": False}
