@@ -74,3 +74,12 @@ def test_cli_runs_the_baseline_and_an_ablation(s2s_run, trainer_utd_store, tmp_p
     assert set(record["train"]) - {"loss", "accuracy"} == {"ce", "distance", "semantic"}
     results = json.loads((s2s_run.run_dir / "student" / "results.json").read_text())
     assert set(results["final"]["test"]) == {"gyro"}
+
+
+@pytest.mark.parametrize("mode", ["sensor2sensor", "vision2sensor"])
+def test_a_distilled_student_without_teachers_is_one_line(trainer_utd_store, tmp_path, mode):
+    result = CliRunner().invoke(cli, ["train", "--mode", mode, "--dataset", UTD, "--stage", "student",
+                                      "--store", str(trainer_utd_store), "--runs-dir", str(tmp_path), "--device", "cpu",
+                                      "--quiet", "--no-baseline", "--epochs", "1"])
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        "Error: the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)"]

@@ -47,6 +47,13 @@ def teacher_stage_dir(run_dir: Path) -> Path:
     return run_dir / "teachers"
 
 
+def teachers_run(teachers_dir: Path | None) -> Path:
+    """The teachers' run directory of a distilled student stage, or a one-line RecipeError when none was given."""
+    if teachers_dir is None:
+        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
+    return Path(teachers_dir)
+
+
 def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tuple[nn.Module, dict]:
     """The teacher network trained in run_dir (its stage-1 checkpoint), frozen, and its arch record.
 

@@ -42,6 +42,7 @@ from training.recipes.common import (
     freeze,
     load_frozen,
     load_pretrained_weights,
+    teachers_run,
     video_network,
 )
 
@@ -113,9 +114,7 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     net, arch = video_network(store, spec, options, segments)
     if options.kd == "none":
         return VideoClassifier(net, arch)
-    if teachers_dir is None:
-        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
-    teachers, teacher_arch = load_frozen(teachers_dir, "sensor_teachers", spec, store)
+    teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
     if "spamfm" in options.ablate and teacher_arch["fuse"]:
         raise RecipeError(f"{teachers_dir}: these teachers were trained with SPAMFM; --ablate spamfm needs teachers trained with it ablated")
     return SakdnStudent(net, arch, teachers, teacher_arch, torch.from_numpy(store.class_embedding), options)

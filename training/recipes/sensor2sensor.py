@@ -32,7 +32,7 @@ from training.models.output import NetOutput
 from training.models.resnet import ResNetStudent
 from training.options import RunOptions
 from training.recipes.classifiers import GafClassifier
-from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen
+from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen, teachers_run
 from training.recipes.vskd import RESNET_TAPS, student_network
 
 TERMS = ("kd", "distance", "angle", "semantic")
@@ -84,9 +84,7 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     baseline = student_network(store, spec, options)
     if options.kd == "none":
         return baseline
-    if teachers_dir is None:
-        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
-    teachers, teacher_arch = load_frozen(teachers_dir, "sensor_teachers", spec, store)
+    teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
     if teacher_arch["gaf_size"] != baseline.arch["gaf_size"]:
         raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch['gaf_size']} px GAF images, the student "
                           f"{baseline.arch['gaf_size']} px; train both at one --image-size")

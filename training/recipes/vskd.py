@@ -36,6 +36,7 @@ from training.recipes.common import (
     freeze,
     load_frozen,
     load_pretrained_weights,
+    teachers_run,
     video_network,
 )
 
@@ -108,7 +109,5 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     baseline = student_network(store, spec, options)
     if options.kd == "none":
         return baseline
-    if teachers_dir is None:
-        raise RecipeError("the student stage needs --teachers RUN_DIR (or --stage all, or --kd none)")
-    teacher, teacher_arch = load_frozen(teachers_dir, "trn", spec, store)
+    teacher, teacher_arch = load_frozen(teachers_run(teachers_dir), "trn", spec, store)
     return VskdStudent(baseline.net, baseline.modality, baseline.arch, teacher, teacher_arch, options)
