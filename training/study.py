@@ -38,9 +38,11 @@ import yaml
 from scipy import stats
 
 from pipeline.config import load_dataset
+from pipeline.store import Store
 from training.baseline import run_baseline
 from training.options import ABLATIONS, OptionsError, RunOptions, resolve_options
 from training.recipes import CONFIG_FILE, open_checked_store, run_training
+from training.recipes.vskd import student_modality
 from training.report import RESULTS_FILE
 
 METHODS = ("sakdn", "vskd", "sensor2sensor")
@@ -100,6 +102,13 @@ class Study:
         self.rows: dict[str, Row] = {}
         self.baseline_of: dict[str, str] = {}  # student row -> the row of its baseline
         self.classical_done: set[tuple[int, float]] = set()  # (seed, fraction) whose classical rows are in
+        self._store: Store | None = None
+
+    def store(self, options: RunOptions) -> Store:
+        """The store every run of the study reads, opened once."""
+        if self._store is None:
+            self._store = open_checked_store(options.store_path)
+        return self._store
 
     def options(self, job: str, seed: int, mode: str, **extra) -> RunOptions:
         name = f"{job}-s{seed}"
@@ -145,7 +154,7 @@ class Study:
     def sakdn_teachers(self, seed: int) -> Path:
         options = self.options("sakdn-teachers", seed, "sensor2vision", stage="teachers")
         run_dir = self.train(options)
-        modalities = options.modalities or tuple(open_checked_store(options.store_path).modalities)
+        modalities = options.modalities or tuple(self.store(options).modalities)
         fused = "VGG16-BN + SPAMFM, fused" if len(modalities) > 1 else "VGG16-BN"
         self.record("sakdn.teachers_fused", f"SAKDN sensor teachers ({fused})", "+".join(modalities) + " GAF",
                     run_dir, "teachers", "fused")
@@ -192,7 +201,7 @@ class Study:
         chosen = {"student_modality": modality} if modality else {}
         baseline = self.options(f"s2s-baseline-{modality or 'default'}{job}", seed, "sensor2sensor", stage="student",
                                 kd="none", student_train_fraction=fraction, **chosen)
-        modality = baseline.student_modality or open_checked_store(baseline.store_path).modalities[0]
+        modality = student_modality(self.store(baseline), baseline)
         base_key = f"s2s.{modality}.baseline{suffix}"
         self.record(base_key, f"{modality} alone (ResNet18, CE only)", f"{modality} GAF", self.train(baseline),
                     "student")
@@ -209,7 +218,7 @@ class Study:
         suffix, job = _suffix(fraction), _job_suffix(fraction)
         baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd="none",
                                 student_train_fraction=fraction)
-        modality = baseline.student_modality or open_checked_store(baseline.store_path).modalities[0]
+        modality = student_modality(self.store(baseline), baseline)
         self.record(f"vskd.sensor_baseline{suffix}", "VSKD sensor baseline (ResNet18, CE only)", f"{modality} GAF",
                     self.train(baseline), "student")
         for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["vision2sensor"]]):
@@ -227,7 +236,7 @@ class Study:
             return
         self.classical_done.add((seed, fraction))
         options = self.options("classical", seed, "vision2sensor")
-        store = open_checked_store(options.store_path)
+        store = self.store(options)
         protocol = options.data.protocol or self.spec.default_protocol
         shown = set(self.plan.student_modalities or (modality,)) | {"fused"}
         for result in run_baseline(store, self.spec, protocol, seed, models=("random forest",), train_fraction=fraction):
