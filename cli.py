@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from pipeline.config import REPO_ROOT, dataset_names, load_dataset
-from training.options import MODES, OPTIMIZERS, SPAMFM_EVAL, SPAMFM_GATES, STAGE_SIDES
+from training.options import MODES, OPTIMIZERS, SENSOR_ENCODERS, SPAMFM_EVAL, SPAMFM_GATES, STAGE_SIDES
 
 SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
 DEFAULT_CACHE = REPO_ROOT / "cache"
@@ -221,6 +221,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="comma list of sensor teachers [default: all in the store]")
 @click.option("--student-modality", default=None,
               help="vision2sensor / sensor2sensor student input [default: first modality]")
+@click.option("--sensor-encoder", type=click.Choice(SENSOR_ENCODERS), default=None,
+              help="how sensor teachers and students read a sensor: GAF images (VGG16-BN / ResNet18, the papers) "
+                   "or the raw stream (ResNet-1D) [default: gaf]")
 @click.option("--kd", type=click.Choice(["st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none"]), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per method]")
@@ -262,7 +265,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--test-every", type=click.IntRange(min=0), default=None,
               help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality, kd,
+def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality,
+          sensor_encoder, kd,
           kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
           pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
           no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
@@ -274,7 +278,7 @@ def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backb
         options = resolve_options(
             dataset, mode, stage=stage, protocol=protocol, name=name, runs_dir=runs_dir, store=store,
             teachers=teachers, backbone=backbone, modalities=parse_list(modalities), student_modality=student_modality,
-            kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), alpha=alpha, beta=beta, gamma=gamma,
+            sensor_encoder=sensor_encoder, kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), alpha=alpha, beta=beta, gamma=gamma,
             temperature=temperature, teacher_semantic=teacher_semantic, dropout=dropout, spamfm_gate=spamfm_gate, spamfm_eval=spamfm_eval, gaf_size=image_size, frame_size=crop_size, segments=segments, video_input=video_input,
             val_fraction=val_fraction,
             val_subjects=tuple(int(v) for v in parse_list(val_subjects)) if val_subjects else None,

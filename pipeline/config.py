@@ -58,6 +58,7 @@ class DatasetSpec:
     teacher: StageDefaults
     student: StageDefaults
     loss_weights: dict[str, float]
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> run options (training.options)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -136,5 +137,6 @@ def load_dataset(name: str, path: Path = DATASETS_YAML) -> DatasetSpec:
         teacher=StageDefaults(**train["teacher"]),
         student=StageDefaults(**train["student"]),
         loss_weights={k: float(v) for k, v in train["loss_weights"].items()},
+        presets={name: dict(values) for name, values in (entry.get("presets") or {}).items()},
         raw=entry,
     )

@@ -42,7 +42,7 @@ def test_batches_pair_the_student_sensor_with_the_teachers_sensors_of_the_same_t
     batch = next(iter(data.train.epoch(0)))
     for modality in ("acc", "gyro"):
         expected = torch.from_numpy(store.gaf(modality, batch.take).astype(np.float32))
-        assert torch.allclose(batch.gaf[modality], expected, atol=1e-3)
+        assert torch.allclose(batch.sensors[modality], expected, atol=1e-3)
 
 
 def test_teachers_stay_frozen_and_every_term_reaches_the_student_only(s2s_run):

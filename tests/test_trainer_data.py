@@ -34,7 +34,7 @@ def test_batches_pair_the_modalities_of_one_recording(trainer_utd_store):
         assert [_take_key_of_video(v) for v in store.clips["video"][batch.clip]] == list(store.takes["key"][batch.take])
         for modality in ("acc", "gyro"):
             expected = torch.from_numpy(store.gaf(modality, batch.take).astype(np.float32))
-            assert torch.equal(batch.gaf[modality], expected)
+            assert torch.equal(batch.sensors[modality], expected)
         assert batch.video.shape == (len(batch), 4, 3, 32, 32)
         seen += len(batch)
     assert seen == (len(data.selection.train) // 5) * 5

@@ -10,10 +10,12 @@ see their take's columns plus camera); rows whose recording failed or lacks a ne
 are left out and counted per reason; a validation split is carved from the TRAINING rows by
 holding out whole training subjects (seeded), so it shares no subject with the rows trained on.
 
-The arrays a run reads are loaded once (frames uint8, GAF float16) into host RAM, or onto the
-device when they fit; a batch is a gather from them plus batched augmentation on the device:
+The arrays a run reads are loaded once (frames uint8; per sensor GAF float16, or for raw-signal
+encoders the stream on a shared time grid, training.streams) into host RAM, or onto the device
+when they fit; a batch is a gather from them plus batched augmentation on the device (streams:
+amplitude and shift, training.streams.augment_streams; frames:
 TSN sampling (a random candidate frame per segment in training, the centre one in evaluation),
-multi-scale crop + flip (training) or centre crop (evaluation), and input normalisation.
+multi-scale crop + flip (training) or centre crop (evaluation), and input normalisation).
 With video_input "motion" each normalised segment frame has the clip's mean frame (over its
 segments) subtracted: the static background and body cancel and what moves remains, a cheap
 stand-in for TSN's RGB-difference input.
@@ -35,6 +37,7 @@ from pipeline.splits import split_masks
 from pipeline.store import OK, PENDING, Store
 from training.augment import centre_boxes, crop_affine, crop_resize, multiscale_boxes, resize_images
 from training.options import DataOptions
+from training.streams import augment_streams, time_grid
 
 CLIPS, TAKES = "clips", "takes"
 
@@ -45,7 +48,7 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Needs:
-    """What a network consumes: video frames and/or the GAF images of these sensor modalities."""
+    """What a network consumes: video frames and/or the sensor input (GAF or stream) of these modalities."""
 
     video: bool = False
     modalities: tuple[str, ...] = ()
@@ -205,15 +208,27 @@ def segment_slots(stored_segments: int, candidates: int, segments: int) -> np.nd
     return (chosen[:, None] * candidates + np.arange(candidates)[None, :]).reshape(-1)
 
 
+@dataclass(frozen=True)
+class StreamGrid:
+    """The shared time grid raw-signal encoders read (training.streams.time_grid): span and points,
+    and each modality's physical axis ranges (3, 2)."""
+
+    seconds: float
+    length: int
+    axis_ranges: dict[str, np.ndarray]
+
+
 class Resident:
-    """The arrays of one run, loaded once: frames (clips, S*K, H, W, 3) uint8 and GAF (takes, 3, G, G) f16.
+    """The arrays of one run, loaded once: frames (clips, S*K, H, W, 3) uint8 and per modality the
+    sensor input, GAF (takes, 3, G, G) f16 or, with a StreamGrid, streams (takes, 4, T) f32.
 
     `where` is "device" (gathers run on the device) or "ram" (host tensors, pinned under CUDA).
     Global store rows map to resident rows through clip_slot / take_slot (-1: not loaded).
     """
 
     def __init__(self, store: Store, clip_rows: np.ndarray, take_rows: np.ndarray, modalities: Sequence[str],
-                 slots: np.ndarray | None, device: torch.device, residency: str = "auto", chunk: int = 64):
+                 slots: np.ndarray | None, device: torch.device, residency: str = "auto", chunk: int = 64,
+                 stream: StreamGrid | None = None):
         self.device = device
         self.clip_rows = np.unique(np.asarray(clip_rows, dtype=np.int64))
         self.take_rows = np.unique(np.asarray(take_rows, dtype=np.int64))
@@ -227,14 +242,22 @@ class Resident:
             frames = np.empty((len(self.clip_rows), len(slots), *store.layout.frame_size, 3), dtype=np.uint8)
             for start in range(0, len(self.clip_rows), chunk):
                 frames[start:start + chunk] = store.frames(self.clip_rows[start:start + chunk])[:, slots]
-        gaf = {m: np.ascontiguousarray(store.gaf(m, self.take_rows)) for m in modalities} if len(self.take_rows) else {}
-        nbytes = (frames.nbytes if frames is not None else 0) + sum(a.nbytes for a in gaf.values())
+        sensors = {m: self._sensor_input(store, m, stream) for m in modalities} if len(self.take_rows) else {}
+        nbytes = (frames.nbytes if frames is not None else 0) + sum(a.nbytes for a in sensors.values())
         self.where = self._placement(residency, nbytes)
         target = device if self.where == "device" else torch.device("cpu")
         pin = self.where == "ram" and device.type == "cuda"
         self.frames = self._tensor(frames, target, pin) if frames is not None else None
-        self.gaf = {m: self._tensor(a, target, pin) for m, a in gaf.items()}
+        self.sensors = {m: self._tensor(a, target, pin) for m, a in sensors.items()}
+        self.stream = stream
         self.nbytes = nbytes
+
+    def _sensor_input(self, store: Store, modality: str, stream: StreamGrid | None) -> np.ndarray:
+        if stream is None:
+            return np.ascontiguousarray(store.gaf(modality, self.take_rows))
+        duration = store.sensor_info(modality)["duration_s"][self.take_rows]
+        return time_grid(store.signal(modality, self.take_rows), duration, stream.seconds, stream.length,
+                         stream.axis_ranges[modality])
 
     def _placement(self, residency: str, nbytes: int) -> str:
         if self.device.type != "cuda":
@@ -260,10 +283,10 @@ class Resident:
         picked = self.frames[rows[:, None], torch.as_tensor(slots, device=self.frames.device)]
         return self._to_device(picked)
 
-    def gaf_of(self, modality: str, takes: np.ndarray) -> Tensor:
-        """float16 (B, 3, G, G) on the device."""
-        rows = torch.as_tensor(self.take_slot[takes], device=self.gaf[modality].device)
-        return self._to_device(self.gaf[modality][rows])
+    def sensor_of(self, modality: str, takes: np.ndarray) -> Tensor:
+        """The modality's input on the device: GAF float16 (B, 3, G, G) or streams float32 (B, 4, T)."""
+        rows = torch.as_tensor(self.take_slot[takes], device=self.sensors[modality].device)
+        return self._to_device(self.sensors[modality][rows])
 
 
 @dataclass
@@ -274,7 +297,7 @@ class Batch:
     take: np.ndarray  # (B,) int64
     clip: np.ndarray  # (B,) int64
     video: Tensor | None = None  # (B, S, 3, h, w) float, normalised
-    gaf: dict[str, Tensor] = field(default_factory=dict)  # modality -> (B, 3, g, g) float32
+    sensors: dict[str, Tensor] = field(default_factory=dict)  # modality -> GAF (B, 3, g, g) or stream (B, 4, T) float32
 
     def __len__(self) -> int:
         return len(self.take)
@@ -348,9 +371,16 @@ class Loader:
         if self.needs.video:
             batch.video = self._video(clips, rng)
         for modality in self.needs.modalities:
-            images = resize_images(resident.gaf_of(modality, takes), self.options.gaf_size or resident.gaf[modality].shape[-1])
-            batch.gaf[modality] = images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+            batch.sensors[modality] = self._sensor(modality, takes, rng)
         return batch
+
+    def _sensor(self, modality: str, takes: np.ndarray, rng: np.random.Generator) -> Tensor:
+        """GAF images resized to options.gaf_size, or streams (augmented in training)."""
+        raw = self.resident.sensor_of(modality, takes)
+        if self.resident.stream is not None:
+            return augment_streams(raw, rng) if self.train else raw
+        images = resize_images(raw, self.options.gaf_size or raw.shape[-1])
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def _clip_per_take(self, takes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One usable clip of each take: uniformly random in training, the first one in evaluation."""
@@ -428,7 +458,11 @@ def build_data(
     segments = options.segments or store.segments
     needs_video = (train_needs.video and "train" in splits) or eval_needs.video
     slots = segment_slots(store.segments, store.candidates, segments) if needs_video else None
-    resident = Resident(store, clip_rows, take_rows, modalities, slots, device, options.residency)
+    stream = None
+    if options.stream_seconds:
+        stream = StreamGrid(options.stream_seconds, store.layout.signal_length,
+                            {m: np.asarray(spec.sensors[m].range) for m in modalities})
+    resident = Resident(store, clip_rows, take_rows, modalities, slots, device, options.residency, stream=stream)
     if options.workers is None:
         options = dataclasses.replace(options, workers=1 if device.type == "cuda" else 0)
     frame_shape = tuple(resident.frames.shape[2:4]) if resident.frames is not None else (0, 0)

@@ -56,6 +56,7 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
             options.data, protocol=protocol, segments=video["segments"] if video else None,
             frame_size=video["frame_size"] if video else options.data.frame_size,
             video_input=video.get("video_input", "rgb") if video else options.data.video_input, gaf_size=evaluator.gaf_size,
+            stream_seconds=evaluator.stream_seconds,
         )
         normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
         data = build_data(store, spec, data_options, evaluator.unit, evaluator.eval_needs, evaluator.eval_needs,

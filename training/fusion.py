@@ -46,13 +46,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.models.output import NetOutput
+from training.models.raw1d import RawEncoder
 from training.models.vgg import VGG16BN
 from training.options import SPAMFM_EVAL, SPAMFM_GATES
 
 __all__ = ["SPAMFM", "SensorTeachers", "RELATIONS"]
 
 RELATIONS: tuple[str, ...] = ("con", "sum", "had")
-DEFAULT_FUSION_STAGES: tuple[str, ...] = ("block1", "block2", "block3", "block4", "block5", "fc6", "fc7")
+# the per-modality network of each options.SENSOR_ENCODERS entry: (num_classes, embed_dim) -> network
+SENSOR_NETWORKS = {"gaf": VGG16BN, "raw": RawEncoder}
 
 
 def _relation_widths(channels: int, m: int, reduction: int | None, gate: str) -> dict[str, int]:
@@ -168,7 +170,9 @@ def _stage_channels(stage: nn.Module) -> int:
 
 
 class SensorTeachers(nn.Module):
-    """One VGG16BN per sensor modality, SPAMFM after each stage in ``fusion_stages`` (fuse=False: none).
+    """One sensor network per modality, SPAMFM after each stage in ``fusion_stages`` (default: every
+    stage; fuse=False: none). encoder "gaf": VGG16BN on (B, 3, G, G) GAF images; "raw": RawEncoder on
+    (B, 4, T) streams (its (B, C, 1, T) maps fuse as image maps do).
 
     forward(dict modality -> (B, 3, G, G)) -> NetOutput with
       logits = mean_k logits_k,  embedding = mean_k fc7_k,  taps "{modality}.block{i}" (after fusion),
@@ -176,20 +180,23 @@ class SensorTeachers(nn.Module):
     """
 
     def __init__(self, modalities: Sequence[str], num_classes: int, embed_dim: int = 300, fuse: bool = True,
-                 fusion_stages: Sequence[str] = DEFAULT_FUSION_STAGES, reduction: int | None = None,
-                 gate: str = "code", in_channels: int = 3, dropout: float = 0.0, eval_descriptor: str = "running"):
+                 fusion_stages: Sequence[str] | None = None, reduction: int | None = None,
+                 gate: str = "code", eval_descriptor: str = "running", encoder: str = "gaf"):
         super().__init__()
         self.modalities = list(modalities)
         if not self.modalities or len(set(self.modalities)) != len(self.modalities):
             raise ValueError(f"SensorTeachers needs distinct modality names, got {self.modalities}")
-        self.num_classes, self.embed_dim, self.fuse = num_classes, embed_dim, fuse
-        self.nets = nn.ModuleDict({m: VGG16BN(num_classes, embed_dim, in_channels, dropout) for m in self.modalities})
+        if encoder not in SENSOR_NETWORKS:
+            raise ValueError(f"SensorTeachers: encoder must be one of {sorted(SENSOR_NETWORKS)}, got {encoder!r}")
+        self.num_classes, self.embed_dim, self.fuse, self.encoder = num_classes, embed_dim, fuse, encoder
+        self.nets = nn.ModuleDict({m: SENSOR_NETWORKS[encoder](num_classes, embed_dim) for m in self.modalities})
         first = self.nets[self.modalities[0]]
         self.stage_names = list(first.stages.keys())
+        fusion_stages = self.stage_names if fusion_stages is None else list(fusion_stages)
         unknown = [s for s in fusion_stages if s not in self.stage_names]
         if unknown:
-            raise ValueError(f"unknown fusion stages {unknown}; VGG16BN stages are {self.stage_names}")
-        self.fusion_stages = list(fusion_stages) if fuse else []
+            raise ValueError(f"unknown fusion stages {unknown}; {type(first).__name__} stages are {self.stage_names}")
+        self.fusion_stages = fusion_stages if fuse else []
         self.fusion = nn.ModuleDict({
             s: SPAMFM(_stage_channels(first.stages[s]), len(self.modalities), reduction, gate, eval_descriptor)
             for s in self.fusion_stages})

@@ -26,6 +26,9 @@ VIDEO_INPUTS = ("rgb", "motion")
 SPAMFM_GATES = ("code", "paper")  # training.fusion: the published code's bounded gate, the paper's unbounded one
 SPAMFM_EVAL = ("running", "sample")  # training.fusion: SPAMFM's per-sample descriptor in eval mode
 STAGE_SIDES = ("teacher", "student")
+# How a network reads a sensor: "gaf" images (VGG16-BN teachers, ResNet18 students, as the papers) or
+# the "raw" stream on a shared time grid (training.models.raw1d.RawEncoder, for teachers and students).
+SENSOR_ENCODERS = ("gaf", "raw")
 
 # (optimiser, weight decay) of each stage in the published code. Table I's teacher rates
 # (1e-4, 2e-4) are Adam rates: SAKDN trains its VGG16-BN teachers with Adam (weight decay 1e-5) and
@@ -88,6 +91,7 @@ class DataOptions:
     val_fraction: float = 0.2  # share of TRAINING subjects held out for model selection
     val_subjects: tuple[int, ...] = ()  # explicit held-out training subjects (wins over val_fraction)
     gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
+    stream_seconds: float | None = None  # set from the stage: the time grid of raw-signal encoders (None: GAF input)
     frame_size: int = 224  # side of the square frame crop
     segments: int | None = None  # TSN segments used; None: as stored (a subset is evenly spaced)
     scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop sides / shorter side
@@ -117,6 +121,7 @@ class RunOptions:
     backbone: str = "bninception"  # TRN backbone (student in sensor2vision, teacher in vision2sensor)
     modalities: tuple[str, ...] = ()  # sensor teachers; empty: every modality of the store
     student_modality: str | None = None  # vision2sensor student input; None: the first modality
+    sensor_encoder: str = "gaf"  # SENSOR_ENCODERS: how the sensor teachers and students read a sensor
     kd: str | None = None  # replace the method's distillation terms by a baseline of the LOSSES registry
     kd_weight: float | None = None  # weight of that baseline; None: the registry's default
     ablate: tuple[str, ...] = ()
@@ -190,6 +195,8 @@ class RunOptions:
                 raise OptionsError(
                     f"sensor modality {name!r} is not one of {spec.name}'s: {', '.join(spec.sensors)}"
                 )
+        if self.sensor_encoder not in SENSOR_ENCODERS:
+            raise OptionsError(f"--sensor-encoder must be one of {', '.join(SENSOR_ENCODERS)}, got {self.sensor_encoder!r}")
         if self.spamfm_gate not in SPAMFM_GATES:
             raise OptionsError(f"--spamfm-gate must be one of {', '.join(SPAMFM_GATES)}, got {self.spamfm_gate!r}")
         if self.spamfm_eval not in SPAMFM_EVAL:
@@ -214,8 +221,9 @@ DATA_FIELDS = {f.name for f in dataclasses.fields(DataOptions)}
 RUN_FIELDS = {f.name for f in dataclasses.fields(RunOptions)} - {"teacher", "student", "data"}
 
 
-def resolve_options(dataset: str, mode: str, **overrides: Any) -> RunOptions:
-    """Dataset defaults, then `overrides` by field name; None values are ignored.
+def resolve_options(dataset: str, mode: str, preset: str | None = None, **overrides: Any) -> RunOptions:
+    """Dataset defaults, then the dataset's `preset` (datasets.yaml `presets`), then `overrides` by
+    field name; None values are ignored.
 
     An OptimOptions field (epochs, lr, ...) applies to both stages; prefix it with `teacher_` or
     `student_` to set one stage only. The prefixed (more specific) value wins over the plain one
@@ -229,7 +237,11 @@ def resolve_options(dataset: str, mode: str, **overrides: Any) -> RunOptions:
     weights = spec.loss_weights
     run: dict[str, Any] = {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"],
                            "dropout": TRN_DROPOUT[mode]}
-    given = {key: value for key, value in overrides.items() if value is not None}
+    if preset is not None and preset not in spec.presets:
+        raise OptionsError(f"--preset {preset!r} is not declared for {spec.name} in datasets.yaml "
+                           f"(declared: {', '.join(spec.presets) or 'none'})")
+    given = {**(spec.presets[preset] if preset else {}),
+             **{key: value for key, value in overrides.items() if value is not None}}
     for key, value in sorted(given.items(), key=lambda item: _is_stage_specific(item[0])):
         if key in OPTIM_FIELDS:
             for stage in stages.values():

@@ -1,9 +1,10 @@
 """The one return type of every network in ``training.models``."""
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from torch import Tensor
+from torch import Tensor, nn
 
 
 @dataclass
@@ -20,3 +21,15 @@ class NetOutput:
     embedding: Tensor
     taps: dict[str, Tensor]
     extras: dict = field(default_factory=dict)
+
+
+def staged_forward(stages: Mapping[str, nn.Module], tap_names: Collection[str], classifier: nn.Module,
+                   x: Tensor) -> NetOutput:
+    """The sensor networks' contract (VGG16BN, RawEncoder): x through the named stages in order, the
+    last stage's output is the embedding, `classifier` maps it to logits, the stages in tap_names are taps."""
+    taps: dict[str, Tensor] = {}
+    for name, stage in stages.items():
+        x = stage(x)
+        if name in tap_names:
+            taps[name] = x
+    return NetOutput(logits=classifier(x), embedding=x, taps=taps)

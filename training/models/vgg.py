@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .output import NetOutput
+from .output import NetOutput, staged_forward
 
 VGG16_BLOCKS: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 BLOCK_NAMES: tuple[str, ...] = ("block1", "block2", "block3", "block4", "block5")
@@ -77,12 +77,7 @@ class VGG16BN(nn.Module):
     def forward(self, x: Tensor) -> NetOutput:
         if x.dim() != 4 or min(x.shape[-2:]) < 32:
             raise ValueError(f"VGG16BN expects (B, C, H, W) with H, W >= 32, got {tuple(x.shape)}")
-        taps: dict[str, Tensor] = {}
-        for name, stage in self.stages.items():
-            x = stage(x)
-            if name in self.tap_names:
-                taps[name] = x
-        return NetOutput(logits=self.classifier(x), embedding=x, taps=taps)
+        return staged_forward(self.stages, self.tap_names, self.classifier, x)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -93,7 +93,8 @@ def stage_title(name: str, stage: Stage, options: RunOptions) -> str:
     """How the results table names this stage's network."""
     arch = stage.arch
     if arch["kind"] == "sensor_teachers":
-        return f"sensor teachers (VGG16-BN{' + SPAMFM' if arch['fuse'] else ''})"
+        network = "raw-signal ResNet-1D" if arch.get("encoder") == "raw" else "VGG16-BN"
+        return f"sensor teachers ({network}{' + SPAMFM' if arch['fuse'] and len(arch['modalities']) > 1 else ''})"
     if arch["kind"] == "trn":
         trn = f"TRN-{arch['backbone']}"
         if options.mode == "vision2sensor":
@@ -101,9 +102,9 @@ def stage_title(name: str, stage: Stage, options: RunOptions) -> str:
         if options.kd == "none":
             return f"video baseline ({trn}, CE)"
         return f"SAKDN student ({trn}, KD {options.kd})" if options.kd else f"SAKDN student ({trn})"
-    resnet = f"ResNet{arch['depth']}"
+    resnet = "raw-signal ResNet-1D" if arch["kind"] == "raw1d" else f"ResNet{arch['depth']}"
     if options.kd == "none":
-        return f"sensor baseline ({resnet} on GAF, CE)"
+        return f"sensor baseline ({resnet}{' on GAF' if arch['kind'] == 'resnet' else ''}, CE)"
     method = "sensor student of the fused teachers" if options.mode == "sensor2sensor" else "VSKD student"
     return f"{method} ({resnet}, KD {options.kd})" if options.kd else f"{method} ({resnet}, DASK)"
 
@@ -167,6 +168,7 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
             frame_size=video["frame_size"] if video else options.data.frame_size,
             video_input=video.get("video_input", "rgb") if video else options.data.video_input,
             gaf_size=stage.gaf_size,
+            stream_seconds=stage.stream_seconds,
         )
         normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
         data = build_data(store, spec, data_options, stage.unit, stage.train_needs, stage.eval_needs,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,6 +16,7 @@ from training.models.trn import TRN
 from training.models.weights import WeightsError, load_pretrained
 from training.options import TRN_DROPOUT, RunOptions
 from training.recipes.classifiers import build_network, trn_arch
+from training.streams import grid_seconds
 
 # Default weight of each --kd baseline (RepDistiller's defaults where it has one).
 KD_WEIGHTS = {"st": 1.0, "logits": 1.0, "sp": 3000.0, "rkd": 1.0, "cc": 0.02, "at": 1000.0, "fitnet": 100.0}
@@ -79,6 +81,13 @@ def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tu
     state = {k[len("net."):]: v for k, v in checkpoint["model"].items() if k.startswith("net.")}
     net.load_state_dict(state)
     return freeze(net), arch
+
+
+def stream_seconds(store: Store, modalities: Sequence[str]) -> float:
+    """The time grid span of raw-signal encoders on these modalities: the store's longest take
+    (training.streams.grid_seconds), one grid for all so fused teachers share a time axis."""
+    durations = [store.sensor_info(m)["duration_s"][store.sensor_info(m)["present"]] for m in modalities]
+    return grid_seconds(np.concatenate(durations))
 
 
 def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:

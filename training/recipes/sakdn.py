@@ -1,12 +1,14 @@
 """SAKDN (sensor -> vision): fused VGG16-BN sensor teachers distilled into a TRN video student.
 
-Stage 1 ("teachers"): SensorTeacherStage on the GAF images of every sensor modality.
-Stage 2 ("student"): TRN on the clip, the teachers frozen (eval mode, no_grad) on the GAF images
-of the clip's own take:
+Stage 1 ("teachers"): SensorTeacherStage on the GAF images (or, with --sensor-encoder raw, the
+streams) of every sensor modality.
+Stage 2 ("student"): TRN on the clip, the teachers frozen (eval mode, no_grad) on the sensor
+inputs of the clip's own take:
 
     L = CE + alpha * ST + beta * GSDM + gamma * SP
     ST   = 1/m sum_k T^2 KL(softmax(t_k/T) || softmax(s/T))              (per-teacher soft targets)
-    GSDM = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5  (training.gsdm)
+    GSDM = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5  (training.gsdm; raw-signal
+           teachers: their block1..4 against the last four TRN taps)
     SP   = 1/m sum_k MSE(student embedding, fc7_k)                       (semantic preserving)
 
 `--ablate st,gsdm,sp` drops a term (it is then neither computed nor logged), `--ablate spamfm`
@@ -42,6 +44,7 @@ from training.recipes.common import (
     freeze,
     load_frozen,
     load_pretrained_weights,
+    stream_seconds,
     teachers_run,
     video_network,
 )
@@ -55,19 +58,21 @@ class SakdnStudent(VideoClassifier):
         super().__init__(net, arch)
         self.teachers = freeze(teachers)
         self.train_needs = Needs(video=True, modalities=tuple(teachers.modalities))
-        self.gaf_size = teacher_arch["gaf_size"]
+        self.gaf_size, self.stream_seconds = teacher_arch["gaf_size"], teacher_arch.get("stream_seconds")
         self.weights = {"st": options.alpha, "gsdm": options.beta, "sp": options.gamma}
         self.kd_name = options.kd
         if options.kd is not None:
             self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.gsdm_taps,
-                                                  teacher_taps=[f"{m}.block{k}" for m in teachers.modalities
-                                                                for k in range(1, 6)],
+                                                  teacher_taps=[f"{m}.{tap}" for m in teachers.modalities
+                                                                for tap in teachers.nets[m].tap_names],
                                                   embed_dim=net.embed_dim, temperature=options.temperature)
             self.active: tuple[str, ...] = ()
         else:
             self.active = tuple(t for t in ("st", "gsdm", "sp") if t not in options.ablate and self.weights[t] != 0)
             self.st = build_loss("st", T=options.temperature)
-            self.gsdm = build_loss("gsdm", class_embedding=class_embedding, student_taps=net.gsdm_taps)
+            teacher_taps = teachers.nets[teachers.modalities[0]].tap_names  # VGG block1..5, raw block1..4
+            self.gsdm = build_loss("gsdm", class_embedding=class_embedding, teacher_taps=teacher_taps,
+                                   student_taps=net.gsdm_taps[len(net.gsdm_taps) - len(teacher_taps):])
             self.sp = build_loss("semantic")
 
     def frozen_modules(self) -> list[nn.Module]:
@@ -76,7 +81,7 @@ class SakdnStudent(VideoClassifier):
     def forward(self, batch: Batch) -> StepOutput:
         student = self.net(batch.video)
         with torch.no_grad():
-            teacher = self.teachers(batch.gaf)
+            teacher = self.teachers(batch.sensors)
         terms = {"ce": F.cross_entropy(student.logits, batch.label)}
         if self.kd_name is not None:
             terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
@@ -84,7 +89,7 @@ class SakdnStudent(VideoClassifier):
             terms["st"] = self.weights["st"] * self.st(student, teacher)
         if "gsdm" in self.active:
             context = {"student_ablated": ablated_forward(self.net, batch.video),
-                       "teacher_ablated": ablated_forward(self.teachers, batch.gaf)}
+                       "teacher_ablated": ablated_forward(self.teachers, batch.sensors)}
             terms["gsdm"] = self.weights["gsdm"] * self.gsdm(student, teacher, **context)
         if "sp" in self.active:
             terms["sp"] = self.weights["sp"] * self.sp(student, teacher)
@@ -98,9 +103,12 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
         raise RecipeError(f"{store.path}: store holds no sensor modality; the sensor teachers need at least one")
     embed_dim = store.class_embedding.shape[1]
     gaf_size = options.data.gaf_size or store.layout.gaf_size
+    raw = options.sensor_encoder == "raw"
     arch = teachers_arch(spec.num_classes, modalities, embed_dim, "spamfm" not in options.ablate, gaf_size,
-                         options.spamfm_gate, options.spamfm_eval)
+                         options.spamfm_gate, options.spamfm_eval, stream_seconds(store, modalities) if raw else None)
     net = build_network(arch)
+    if options.pretrained_sensor and raw:
+        raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
     if options.pretrained_sensor:
         for modality in modalities:
             load_pretrained_weights(net.nets[modality], options.pretrained_sensor, "vgg16_bn")

@@ -29,26 +29,29 @@ from training.engine import StepOutput
 from training.fusion import SensorTeachers
 from training.losses import build_loss
 from training.models.output import NetOutput
+from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.options import RunOptions
-from training.recipes.classifiers import GafClassifier
+from training.recipes.classifiers import SensorClassifier
 from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen, teachers_run
-from training.recipes.vskd import RESNET_TAPS, student_network
+from training.recipes.vskd import student_network
 
 TERMS = ("kd", "distance", "angle", "semantic")
 
 
-class SensorStudent(GafClassifier):
+class SensorStudent(SensorClassifier):
     """ResNet student on one modality with frozen fused SensorTeachers on the same take's other sensors."""
 
-    def __init__(self, net: ResNetStudent, modality: str, arch: dict, teachers: SensorTeachers, options: RunOptions):
+    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: dict, teachers: SensorTeachers,
+                 options: RunOptions):
         super().__init__(net, modality, arch)
         self.teachers = freeze(teachers)
         self.train_needs = Needs(modalities=tuple(dict.fromkeys((modality, *teachers.modalities))))
         self.kd_name = options.kd
         if options.kd is not None:
-            teacher_taps = [f"{m}.block{k}" for m in teachers.modalities for k in range(2, 6)]
-            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=RESNET_TAPS,
+            depth = len(net.tap_names)  # the teachers' last taps, as deep as the student's
+            teacher_taps = [f"{m}.{tap}" for m in teachers.modalities for tap in teachers.nets[m].tap_names[-depth:]]
+            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.tap_names,
                                                   teacher_taps=teacher_taps, embed_dim=net.embed_dim,
                                                   temperature=options.temperature)
         else:
@@ -63,11 +66,11 @@ class SensorStudent(GafClassifier):
     def fused_teacher(self, batch: Batch) -> NetOutput:
         """The teachers' fused output as one teacher (their per-sensor outputs left out)."""
         with torch.no_grad():
-            out = self.teachers({m: batch.gaf[m] for m in self.teachers.modalities})
+            out = self.teachers({m: batch.sensors[m] for m in self.teachers.modalities})
         return NetOutput(logits=out.logits, embedding=out.embedding, taps=out.taps)
 
     def forward(self, batch: Batch) -> StepOutput:
-        student = self.net(batch.gaf[self.modality])
+        student = self.net(batch.sensors[self.modality])
         teacher = self.fused_teacher(batch)
         terms = {"ce": F.cross_entropy(student.logits, batch.label)}
         if self.kd_name is not None:
@@ -79,13 +82,17 @@ class SensorStudent(GafClassifier):
         return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
 
 
-def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> GafClassifier:
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> SensorClassifier:
     """Stage 2: ResNet18 on the student modality, with the frozen fused teachers unless --kd none."""
-    baseline = student_network(store, spec, options)
     if options.kd == "none":
-        return baseline
+        return student_network(store, spec, options)
     teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
-    if teacher_arch["gaf_size"] != baseline.arch["gaf_size"]:
+    encoder = teacher_arch.get("encoder", "gaf")
+    if encoder != options.sensor_encoder:
+        raise RecipeError(f"{teachers_dir}: teachers read {encoder} sensor inputs, the student "
+                          f"--sensor-encoder {options.sensor_encoder}; train both with one encoder")
+    baseline = student_network(store, spec, options, teacher_arch.get("stream_seconds"))
+    if teacher_arch["gaf_size"] != baseline.arch.get("gaf_size"):
         raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch['gaf_size']} px GAF images, the student "
                           f"{baseline.arch['gaf_size']} px; train both at one --image-size")
     return SensorStudent(baseline.net, baseline.modality, baseline.arch, teachers, options)

@@ -1,4 +1,5 @@
-"""VSKD (vision -> sensor): a TRN video teacher distilled into a ResNet18 on one modality's GAF.
+"""VSKD (vision -> sensor): a TRN video teacher distilled into a ResNet18 on one modality's GAF
+(or, with --sensor-encoder raw, the raw-signal encoder on its stream).
 
 Stage 1 ("teachers"): VideoClassifier (TRN, CE) on the clips.
 Stage 2 ("student"): ResNet18 on the GAF images of `student_modality`; each training take is
@@ -26,27 +27,26 @@ from pipeline.store import Store
 from training.data import Batch, Needs
 from training.engine import StepOutput
 from training.losses import build_loss
+from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
 from training.options import RunOptions
-from training.recipes.classifiers import GafClassifier, VideoClassifier, build_network, resnet_arch
+from training.recipes.classifiers import SensorClassifier, VideoClassifier, build_network, raw_arch, resnet_arch
 from training.recipes.common import (
     RecipeError,
     baseline_kd,
     freeze,
     load_frozen,
     load_pretrained_weights,
+    stream_seconds,
     teachers_run,
     video_network,
 )
 
-RESNET_TAPS = ("layer1", "layer2", "layer3", "layer4")
-
-
-class VskdStudent(GafClassifier):
+class VskdStudent(SensorClassifier):
     """ResNet student on one modality with a frozen TRN teacher on the paired clip."""
 
-    def __init__(self, net: ResNetStudent, modality: str, arch: dict, teacher: TRN, teacher_arch: dict,
+    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: dict, teacher: TRN, teacher_arch: dict,
                  options: RunOptions):
         super().__init__(net, modality, arch)
         self.teacher = freeze(teacher)
@@ -54,7 +54,7 @@ class VskdStudent(GafClassifier):
         self.video_arch = teacher_arch
         self.kd_name = options.kd
         if options.kd is not None:
-            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=RESNET_TAPS,
+            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.tap_names,
                                                   teacher_taps=teacher.gsdm_taps[1:], embed_dim=net.embed_dim,
                                                   temperature=options.temperature)
         else:
@@ -68,7 +68,7 @@ class VskdStudent(GafClassifier):
         return [self.teacher]
 
     def forward(self, batch: Batch) -> StepOutput:
-        student = self.net(batch.gaf[self.modality])
+        student = self.net(batch.sensors[self.modality])
         with torch.no_grad():
             teacher = self.teacher(batch.video)
         terms = {"ce": F.cross_entropy(student.logits, batch.label)}
@@ -93,18 +93,26 @@ def student_modality(store: Store, options: RunOptions) -> str:
     return modality
 
 
-def student_network(store: Store, spec: DatasetSpec, options: RunOptions) -> GafClassifier:
-    """ResNet18 on the student modality's GAF images, CE only (with --pretrained-sensor weights)."""
+def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
+                    seconds: float | None = None) -> SensorClassifier:
+    """The student modality's network, CE only: ResNet18 on its GAF images (with --pretrained-sensor
+    weights), or with --sensor-encoder raw the raw-signal encoder on its stream over a grid of
+    `seconds` (None: the store's, recipes.common.stream_seconds)."""
     modality = student_modality(store, options)
-    arch = resnet_arch(spec.num_classes, modality, store.class_embedding.shape[1],
-                       options.data.gaf_size or store.layout.gaf_size)
+    embed_dim = store.class_embedding.shape[1]
+    if options.sensor_encoder == "raw":
+        if options.pretrained_sensor:
+            raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
+        arch = raw_arch(spec.num_classes, modality, embed_dim, seconds or stream_seconds(store, (modality,)))
+        return SensorClassifier(build_network(arch), modality, arch)
+    arch = resnet_arch(spec.num_classes, modality, embed_dim, options.data.gaf_size or store.layout.gaf_size)
     net = build_network(arch)
     if options.pretrained_sensor:
         load_pretrained_weights(net, options.pretrained_sensor, "resnet")
-    return GafClassifier(net, modality, arch)
+    return SensorClassifier(net, modality, arch)
 
 
-def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> GafClassifier:
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> SensorClassifier:
     """Stage 2: ResNet18 on the student modality (with the frozen TRN teacher unless --kd none)."""
     baseline = student_network(store, spec, options)
     if options.kd == "none":
