@@ -210,6 +210,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
                    "sensor2sensor: fused sensor teachers -> one-sensor student")
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--stage", type=click.Choice(["teachers", "student", "all"]), default="all")
+@click.option("--preset", default=None,
+              help="a named recipe of the dataset in datasets.yaml (e.g. berkeley-mhad's 'cpu'); flags override it")
 @click.option("--protocol", default=None, help="split protocol of datasets.yaml [default: the dataset's]")
 @click.option("--name", default=None, help="run directory name [default: <dataset>-<mode>-s<seed>]")
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=None, help="[default: runs/]")
@@ -265,7 +267,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--test-every", type=click.IntRange(min=0), default=None,
               help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality,
+def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality,
           sensor_encoder, kd,
           kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
           pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
@@ -276,7 +278,7 @@ def train(mode, dataset, stage, protocol, name, runs_dir, store, teachers, backb
 
     try:
         options = resolve_options(
-            dataset, mode, stage=stage, protocol=protocol, name=name, runs_dir=runs_dir, store=store,
+            dataset, mode, preset=preset, stage=stage, protocol=protocol, name=name, runs_dir=runs_dir, store=store,
             teachers=teachers, backbone=backbone, modalities=parse_list(modalities), student_modality=student_modality,
             sensor_encoder=sensor_encoder, kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), alpha=alpha, beta=beta, gamma=gamma,
             temperature=temperature, teacher_semantic=teacher_semantic, dropout=dropout, spamfm_gate=spamfm_gate, spamfm_eval=spamfm_eval, gaf_size=image_size, frame_size=crop_size, segments=segments, video_input=video_input,
@@ -383,7 +385,8 @@ def _number(value):
               help="sensor2sensor: comma list of student sensors, one baseline and student each [default: --set student_modality]")
 @click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
 @click.option("--set", "settings", multiple=True,
-              help="KEY=VALUE, any train option by field name (store=..., backbone=resnet18, teacher_lr=3e-4, ...)")
+              help="KEY=VALUE, any train option by field name (store=..., backbone=resnet18, teacher_lr=3e-4, ...) "
+                   "or preset=NAME (a dataset preset of datasets.yaml, under the other settings)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write rows, per-seed figures and gains here")
 @click.option("--quiet", is_flag=True, help="no progress bars")

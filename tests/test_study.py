@@ -104,3 +104,17 @@ def test_set_values_parse_numbers_lists_and_paths():
     parsed = _parse_settings(("teacher_lr=3e-4", "epochs=2", "modalities=[acc, gyro]", "store=/tmp/x.zarr", "flip=false"))
     assert parsed == {"teacher_lr": 3e-4, "epochs": 2, "modalities": ("acc", "gyro"), "store": "/tmp/x.zarr",
                       "flip": False}
+
+
+def test_a_raw_signal_study_with_averaged_teachers_names_its_networks(trainer_utd_store, tmp_path):
+    out = tmp_path / "raw.json"
+    result = CliRunner().invoke(cli, [
+        "study", "--dataset", UTD, "--methods", "sensor2sensor", "--student-modalities", "gyro", "--seeds", "1",
+        "--runs-dir", str(tmp_path), "--json", str(out), "--quiet", "--set", f"store={trainer_utd_store}",
+        "--set", "epochs=1", "--set", "batch_size=4", "--set", "device=cpu", "--set", "sensor_encoder=raw",
+        "--set", "ablate=[spamfm]"])
+    assert result.exit_code == 0, result.output
+    rows = {r["key"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["sakdn.teachers_fused"]["model"] == "SAKDN sensor teachers (ResNet-1D, logits averaged, fused)"
+    assert rows["s2s.gyro.baseline"]["input"] == rows["s2s.gyro.student"]["input"] == "gyro stream"
+    assert "ResNet-1D + DASK" in rows["s2s.gyro.student"]["model"] and "classical.gyro" in rows

@@ -115,3 +115,16 @@ def test_term_gradient_norms_match_autograd():
         assert norms[name] == pytest.approx(float(torch.cat([g.flatten() for g in grads]).norm()), rel=1e-5)
     assert norms["teacher"] == 0.0
     sum(v for k, v in terms.items() if k != "teacher").backward()       # the graph survived the probe
+
+
+def test_a_dataset_preset_applies_under_explicit_flags():
+    preset = load_dataset("berkeley-mhad").presets["cpu"]
+    options = resolve_options("berkeley-mhad", "vision2sensor", preset="cpu")
+    assert (options.student.optimizer, options.student.lr, options.teacher.epochs) == (
+        preset["optimizer"], preset["lr"], preset["epochs"])
+    assert options.data.val_fraction == preset["val_fraction"] == 0.0
+    assert resolve_options("berkeley-mhad", "vision2sensor", preset="cpu", lr=1e-3, epochs=None).student.lr == 1e-3
+    assert resolve_options("synthetic-berkeley-mhad", "vision2sensor", preset="cpu").student.lr == preset["lr"]
+    result = CliRunner().invoke(cli, ["train", "--mode", "vision2sensor", "--dataset", UTD, "--preset", "cpu"])
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        f"Error: --preset 'cpu' is not declared for {UTD} in datasets.yaml (declared: none)"]

@@ -11,6 +11,7 @@ fraction F, a study trains
     sakdn.video_baseline   the same at F < 1                                                  F
     sakdn.student          TRN distilled from the sakdn teachers of seed s                    F
     vskd.sensor_baseline   ResNet18 on the student modality's GAF, CE only                    F
+                           (with --set sensor_encoder=raw every sensor network is the ResNet-1D)
     vskd.student           ResNet18 distilled (DASK) from the video teacher of seed s         F
     classical.<input>      random forest on signal statistics (student modality and fused)    F
     s2s.<m>.baseline       sensor2sensor: ResNet18 on sensor m alone, CE only                 F
@@ -155,11 +156,13 @@ class Study:
         options = self.options("sakdn-teachers", seed, "sensor2vision", stage="teachers")
         run_dir = self.train(options)
         modalities = options.modalities or tuple(self.store(options).modalities)
-        fused = "VGG16-BN + SPAMFM, fused" if len(modalities) > 1 else "VGG16-BN"
-        self.record("sakdn.teachers_fused", f"SAKDN sensor teachers ({fused})", "+".join(modalities) + " GAF",
+        network, inputs = sensor_network(options, teacher=True)
+        fusion = " + SPAMFM" if "spamfm" not in options.ablate else ", logits averaged"
+        fused = f"{network}{fusion}, fused" if len(modalities) > 1 else network
+        self.record("sakdn.teachers_fused", f"SAKDN sensor teachers ({fused})", "+".join(modalities) + f" {inputs}",
                     run_dir, "teachers", "fused")
         for m in modalities if len(modalities) > 1 else ():
-            self.record(f"sakdn.teacher.{m}", f"SAKDN sensor teacher {m} (inside the fused teachers)", f"{m} GAF",
+            self.record(f"sakdn.teacher.{m}", f"SAKDN sensor teacher {m} (inside the fused teachers)", f"{m} {inputs}",
                         run_dir, "teachers", m)
         return run_dir
 
@@ -203,15 +206,16 @@ class Study:
                                 kd="none", student_train_fraction=fraction, **chosen)
         modality = student_modality(self.store(baseline), baseline)
         base_key = f"s2s.{modality}.baseline{suffix}"
-        self.record(base_key, f"{modality} alone (ResNet18, CE only)", f"{modality} GAF", self.train(baseline),
+        network, inputs = sensor_network(baseline, teacher=False)
+        self.record(base_key, f"{modality} alone ({network}, CE only)", f"{modality} {inputs}", self.train(baseline),
                     "student")
         self.classical(seed, fraction, modality)
         for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["sensor2sensor"]]):
             options = self.options(f"s2s-student-{modality}{'-' + term if term else ''}{job}", seed, "sensor2sensor",
                                    stage="student", teachers=teachers, student_train_fraction=fraction,
                                    student_modality=modality, ablate=(term,) if term else ())
-            name = f"{modality} student of the fused teachers (ResNet18 + DASK)" + (f" without {term}" if term else "")
-            self.record(f"s2s.{modality}.student{'-' + term if term else ''}{suffix}", name, f"{modality} GAF",
+            name = f"{modality} student of the fused teachers ({network} + DASK)" + (f" without {term}" if term else "")
+            self.record(f"s2s.{modality}.student{'-' + term if term else ''}{suffix}", name, f"{modality} {inputs}",
                         self.train(options), "student", baseline=base_key)
 
     def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
@@ -219,14 +223,15 @@ class Study:
         baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd="none",
                                 student_train_fraction=fraction)
         modality = student_modality(self.store(baseline), baseline)
-        self.record(f"vskd.sensor_baseline{suffix}", "VSKD sensor baseline (ResNet18, CE only)", f"{modality} GAF",
-                    self.train(baseline), "student")
+        network, inputs = sensor_network(baseline, teacher=False)
+        self.record(f"vskd.sensor_baseline{suffix}", f"VSKD sensor baseline ({network}, CE only)",
+                    f"{modality} {inputs}", self.train(baseline), "student")
         for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["vision2sensor"]]):
             options = self.options(f"vskd-student{'-' + term if term else ''}{job}", seed, "vision2sensor",
                                    stage="student", teachers=teacher_stage, student_train_fraction=fraction,
                                    ablate=(term,) if term else ())
-            name = "VSKD sensor student (ResNet18 + DASK)" + (f" without {term}" if term else "")
-            self.record(f"vskd.student{'-' + term if term else ''}{suffix}", name, f"{modality} GAF",
+            name = f"VSKD sensor student ({network} + DASK)" + (f" without {term}" if term else "")
+            self.record(f"vskd.student{'-' + term if term else ''}{suffix}", name, f"{modality} {inputs}",
                         self.train(options), "student", baseline=f"vskd.sensor_baseline{suffix}")
         self.classical(seed, fraction, modality)
 
@@ -235,7 +240,7 @@ class Study:
         if (seed, fraction) in self.classical_done:
             return
         self.classical_done.add((seed, fraction))
-        options = self.options("classical", seed, "vision2sensor")
+        options = self.options("classical", seed, "vision2sensor", ablate=())  # store and protocol only
         store = self.store(options)
         protocol = options.data.protocol or self.spec.default_protocol
         shown = set(self.plan.student_modalities or (modality,)) | {"fused"}
@@ -251,6 +256,13 @@ class Study:
         """Paired gain of every student row (ablations and fractions included) over its baseline."""
         return [{"student": key, "baseline": base, **paired_gain(self.rows[key].accuracy, self.rows[base].accuracy)}
                 for key, base in self.baseline_of.items()]
+
+
+def sensor_network(options: RunOptions, teacher: bool) -> tuple[str, str]:
+    """How the rows name a run's sensor network and its input: (network, input)."""
+    if options.sensor_encoder == "raw":
+        return "ResNet-1D", "stream"
+    return ("VGG16-BN" if teacher else "ResNet18"), "GAF"
 
 
 def _what_is_trained(options: dict) -> dict:
