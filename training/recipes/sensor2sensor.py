@@ -4,7 +4,9 @@ ONE sensor modality (a watch, a phone), with the losses that work across network
 Stage 1 ("teachers"): SAKDN's SensorTeacherStage (VGG16-BN per teacher modality + SPAMFM) on the
 modalities of `--teacher-modalities` (default: every modality of the store, the student's included).
 Stage 2 ("student"): ResNet18 on the GAF images of `student_modality`; the frozen teachers see the
-GAF images of the SAME take (every batch row is one take), and the fused teacher is one teacher:
+GAF images of the SAME take (every batch row is one take), and the fused teacher is one teacher.
+With --sensor-encoder raw, teachers and student are raw-signal ResNet-1Ds on the streams, on the
+teachers' time grid:
 
     L = CE + DASK,  DASK = alpha * KD_T + beta * (L_distance + L_angle) + gamma * L_semantic
     KD_T       = T^2 KL(softmax(t/T) || softmax(s/T)),   t = the fused logits (mean over teachers)
