@@ -86,8 +86,8 @@ def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tu
 def stream_seconds(store: Store, modalities: Sequence[str]) -> float:
     """The time grid span of raw-signal encoders on these modalities: the store's longest take
     (training.streams.grid_seconds), one grid for all so fused teachers share a time axis."""
-    durations = [store.sensor_info(m)["duration_s"][store.sensor_info(m)["present"]] for m in modalities]
-    return grid_seconds(np.concatenate(durations))
+    infos = [store.sensor_info(m) for m in modalities]
+    return grid_seconds(np.concatenate([info["duration_s"][info["present"]] for info in infos]))
 
 
 def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
