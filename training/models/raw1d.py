@@ -21,6 +21,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .output import NetOutput, staged_forward
+from .vgg import semantic_head
 
 RAW_WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
 RAW_BLOCKS: tuple[str, ...] = ("block1", "block2", "block3", "block4")
@@ -76,9 +77,7 @@ class RawEncoder(nn.Module):
         stages: dict[str, nn.Module] = {"block1": nn.Sequential(stem, BasicBlock1d(widths[0], widths[0]))}
         for name, (previous, width) in zip(RAW_BLOCKS[1:], zip(widths, widths[1:])):
             stages[name] = nn.Sequential(BasicBlock1d(previous, width, stride=2), BasicBlock1d(width, width))
-        stages["fc6"] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(widths[-1], embed_dim, bias=False),
-                                      nn.BatchNorm1d(embed_dim), nn.ReLU(inplace=True))
-        stages["fc7"] = nn.Linear(embed_dim, embed_dim)
+        stages["fc6"], stages["fc7"] = semantic_head(widths[-1], embed_dim)
         self.stages = nn.ModuleDict(stages)
         self.classifier = nn.Linear(embed_dim, num_classes)
         self.tap_names: tuple[str, ...] = RAW_BLOCKS

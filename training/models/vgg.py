@@ -42,6 +42,14 @@ def _conv_block(in_channels: int, widths: tuple[int, ...]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def semantic_head(channels: int, embed_dim: int, dropout: float = 0.0) -> tuple[nn.Sequential, nn.Linear]:
+    """fc6 (global average pool -> Linear(channels, D, no bias) -> BN1d -> ReLU -> Dropout) and fc7
+    Linear(D, D), whose signed output is the semantic embedding; shared by the sensor networks."""
+    fc6 = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(channels, embed_dim, bias=False),
+                        nn.BatchNorm1d(embed_dim), nn.ReLU(inplace=True), nn.Dropout(dropout))
+    return fc6, nn.Linear(embed_dim, embed_dim)
+
+
 class VGG16BN(nn.Module):
     """VGG16-BN teacher: (B, in_channels, H, W), H, W >= 32 -> NetOutput.
 
@@ -60,15 +68,7 @@ class VGG16BN(nn.Module):
         for name, widths in zip(BLOCK_NAMES, VGG16_BLOCKS):
             stages[name] = _conv_block(channels, widths)
             channels = widths[-1]
-        stages["fc6"] = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(1),
-            nn.Linear(channels, embed_dim, bias=False),
-            nn.BatchNorm1d(embed_dim),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-        )
-        stages["fc7"] = nn.Linear(embed_dim, embed_dim)
+        stages["fc6"], stages["fc7"] = semantic_head(channels, embed_dim, dropout)
         self.stages = nn.ModuleDict(stages)
         self.classifier = nn.Linear(embed_dim, num_classes)
         self.tap_names: tuple[str, ...] = BLOCK_NAMES
