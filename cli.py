@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from pipeline.config import REPO_ROOT, dataset_names, load_dataset
-from training.options import MODES, OPTIMIZERS, SENSOR_ENCODERS, SPAMFM_EVAL, SPAMFM_GATES, STAGE_SIDES
+from training.options import (MODES, OPTIMIZERS, RESIDENCIES, SENSOR_ENCODERS, SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES,
+                              STAGE_SIDES)
 
 SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
 DEFAULT_CACHE = REPO_ROOT / "cache"
@@ -196,12 +197,12 @@ def inspect(dataset, cache, as_json, take_index, take_key, png) -> None:
 def _user_errors() -> tuple[type[Exception], ...]:
     """Exceptions the training commands turn into one line (click.ClickException)."""
     from training.data import DataError
-    from training.engine import NonFiniteLossError
+    from training.engine import CheckpointError, NonFiniteLossError
     from training.models.weights import WeightsError
     from training.options import OptionsError
     from training.recipes.common import RecipeError
 
-    return DataError, OptionsError, RecipeError, WeightsError, NonFiniteLossError
+    return DataError, OptionsError, RecipeError, WeightsError, NonFiniteLossError, CheckpointError
 
 
 @cli.command()
@@ -256,8 +257,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--seed", type=int, default=None)
 @click.option("--device", default=None, help="auto | cpu | cuda | cuda:N")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
-@click.option("--workers", type=click.IntRange(min=0), default=None, help="batches prepared ahead in a thread (0: inline)")
-@click.option("--residency", type=click.Choice(["auto", "device", "ram"]), default=None)
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="in memory: batches gathered ahead in a thread (0: inline); stream: store reader processes")
+@click.option("--residency", type=click.Choice(RESIDENCIES), default=None,
+              help="where the arrays live; auto: device, else RAM, else streamed from the store [default: auto]")
+@click.option("--max-memory", default=None, help="the arrays' budget for --residency auto, e.g. 2GB [default: half of what is free]")
+@click.option("--shuffle", type=click.Choice(SHUFFLES), default=None,
+              help="training order: rows, or chunk-aware; auto: chunks when streaming [default: auto]")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the networks")
 @click.option("--no-amp", is_flag=True, help="no bf16 autocast on CUDA")
 @click.option("--no-channels-last", is_flag=True)
@@ -270,8 +276,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality,
           sensor_encoder, kd,
           kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
-          pretrained, pretrained_sensor, seed, device, threads, workers, residency, compile_, no_amp,
-          no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
+          pretrained, pretrained_sensor, seed, device, threads, workers, residency, max_memory, shuffle, compile_,
+          no_amp, no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
     """Train SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/."""
     from training.options import resolve_options
     from training.recipes import run_training
@@ -285,7 +291,7 @@ def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teacher
             val_fraction=val_fraction,
             val_subjects=tuple(int(v) for v in parse_list(val_subjects)) if val_subjects else None,
             pretrained=pretrained, pretrained_sensor=pretrained_sensor, seed=seed, device=device, threads=threads,
-            workers=workers, residency=residency, compile=compile_, amp=False if no_amp else None,
+            workers=workers, residency=residency, max_memory=max_memory, shuffle=shuffle, compile=compile_, amp=False if no_amp else None,
             channels_last=False if no_channels_last else None, resume=resume or None, overwrite=overwrite or None,
             baseline=False if no_baseline else None, test_every=test_every, progress=False if quiet else None,
             **stage_optim,

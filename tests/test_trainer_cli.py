@@ -97,3 +97,43 @@ def test_signal_features_are_per_axis_statistics():
     assert (mean, low, high) == (2.5, 1.0, 4.0) and np.isclose(std, np.std([1, 2, 3, 4]))
     energy, mean_abs_diff = features[0, 27], features[0, 30]
     assert np.isclose(energy, 7.5) and np.isclose(mean_abs_diff, 1.0)
+
+
+class _RunsCode:
+    """Unpickling this calls Path.touch(marker): what a crafted checkpoint could do with weights_only=False."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return type(self.marker).touch, (self.marker,)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "crafted"])
+def test_a_damaged_or_crafted_checkpoint_is_one_line_and_runs_nothing(teachers_50d, tmp_path, damage):
+    import shutil
+
+    import torch
+
+    run = tmp_path / "copy"
+    shutil.copytree(teachers_50d, run)
+    marker = tmp_path / "code-ran"
+    for name in ("best.pt", "last.pt"):
+        path = run / "teachers" / name
+        if not path.exists():
+            continue
+        if damage == "truncated":
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        elif damage == "empty":
+            path.write_bytes(b"")
+        else:
+            torch.save({"arch": {"kind": "sensor_teachers"}, "model": _RunsCode(marker)}, path)
+    line = _error_line(["evaluate", "--run", str(run)])
+    assert "not a readable checkpoint" in line and str(run / "teachers") in line
+    result = CliRunner().invoke(cli, ["train", "--mode", "sensor2vision", "--dataset", UTD, "--stage", "teachers",
+                                      "--resume", "--name", "copy", "--runs-dir", str(tmp_path), "--epochs", "2",
+                                      "--quiet"])
+    assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+    last = result.output.strip().splitlines()[-1]  # after the stage's description line
+    assert last.startswith(f"Error: {run / 'teachers' / 'last.pt'}: not a readable checkpoint")  # the copy's
+    assert not marker.exists()

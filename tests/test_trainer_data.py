@@ -64,7 +64,7 @@ def test_resident_frames_are_the_stored_frames_of_the_chosen_segments(trainer_ut
                       Needs(video=True), batch_size=4, device=torch.device("cpu"))
     clips = data.selection.test[:3]
     slots = data.test.frame_slots(3, np.random.default_rng(0))
-    got = data.resident.frames_of(clips, slots).numpy()
+    got = data.source.frames_of(clips, slots).numpy()
     stored_segments = (np.arange(4) * store.segments) // 4 + store.segments // 8  # evenly spaced of 8: 1, 3, 5, 7
     stored_slots = stored_segments * store.candidates + store.candidates // 2
     assert np.array_equal(got, store.frames(clips)[:, stored_slots])

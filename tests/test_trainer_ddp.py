@@ -1,4 +1,5 @@
-"""DistributedDataParallel on the CPU: two gloo processes share the epoch and end with the same weights."""
+"""DistributedDataParallel on the CPU: two gloo processes share the epoch, each loads only its rows,
+and they end with the same weights."""
 from __future__ import annotations
 
 import json
@@ -25,6 +26,11 @@ def test_two_gloo_processes_shard_the_data_and_agree(trainer_utd_store, tmp_path
     train = ranks[0]["train"]
     assert len(shard0) == len(shard1) == len(train) // 2
     assert set(shard0).isdisjoint(shard1) and set(shard0) | set(shard1) == set(train)
+    loaded = [set(r["loaded"].tolist()) for r in ranks]
+    assert loaded[0].isdisjoint(loaded[1])  # memory per rank: half the takes each
+    assert loaded[0] | loaded[1] == set(train) | set(ranks[0]["val"]) | set(ranks[0]["test"])
+    scored = [r["scored"].tolist() for r in ranks]
+    assert sorted(scored[0] + scored[1]) == sorted(ranks[0]["test"].tolist())
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     assert records[-1]["test"]["count"] == 18

@@ -74,6 +74,8 @@ def ddp_worker(rank: int, world: int, port: int, store_path: Path, out: Path) ->
     data = build_data(store, spec, options.data, stage.unit, stage.train_needs, stage.eval_needs, 2, ctx.device,
                       seed=options.seed, rank=rank, world=world)
     fit(stage, data, options.student, ctx, out / "run", spec.num_classes)
-    torch.save({"state": stage.trainable_state(), "shard": data.train.shard(0), "train": data.selection.train},
+    torch.save({"state": stage.trainable_state(), "shard": data.train.shard(0), "train": data.selection.train,
+                "val": data.selection.val, "test": data.selection.test, "loaded": data.source.take_rows,
+                "scored": data.test.rows},
                out / f"rank{rank}.pt")
     dist.destroy_process_group()

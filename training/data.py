@@ -1,4 +1,4 @@
-"""Paired, in-memory training data read from a prepared store.
+"""Paired training data read from a prepared store.
 
 Rows are clips (video-side training: each clip with the sensors of ITS take) or takes
 (sensor-only training: each take, with one of its own clips when a video teacher needs one).
@@ -10,20 +10,20 @@ see their take's columns plus camera); rows whose recording failed or lacks a ne
 are left out and counted per reason; a validation split is carved from the TRAINING rows by
 holding out whole training subjects (seeded), so it shares no subject with the rows trained on.
 
-The arrays a run reads are loaded once (frames uint8; per sensor GAF float16, or for raw-signal
-encoders the stream on a shared time grid, training.streams) into host RAM, or onto the device
-when they fit; a batch is a gather from them plus batched augmentation on the device (streams:
-amplitude and shift, training.streams.augment_streams; frames:
-TSN sampling (a random candidate frame per segment in training, the centre one in evaluation),
-multi-scale crop + flip (training) or centre crop (evaluation), and input normalisation).
+Each rank reads only its share of a split's rows (training.sampler). Its arrays (frames uint8;
+per sensor GAF float16, or for raw-signal encoders the stream on a shared time grid,
+training.streams) are loaded once onto the device or into host RAM, or streamed from the store
+batch by batch (training.residency). A batch is a gather of them plus batched augmentation on the
+device (streams: amplitude and shift, training.streams.augment_streams; frames: TSN sampling (a
+random candidate frame per segment in training, the centre one in evaluation), multi-scale crop +
+flip (training) or centre crop (evaluation), and input normalisation).
 With video_input "motion" each normalised segment frame has the clip's mean frame (over its
 segments) subtracted: the static background and body cancel and what moves remains, a cheap
 stand-in for TSN's RGB-difference input.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -36,8 +36,11 @@ from pipeline.sampling import centre_candidates, random_candidates
 from pipeline.splits import split_masks
 from pipeline.store import OK, PENDING, Store
 from training.augment import centre_boxes, crop_affine, crop_resize, multiscale_boxes, resize_images
-from training.options import DataOptions
-from training.streams import augment_streams, time_grid
+from training.options import DataOptions, parse_size
+from training.residency import (IN_MEMORY, BatchPlan, RawBatch, Resident, Residency, StoreReader, StreamGrid,
+                                choose_residency, selection_bytes)
+from training.sampler import epoch_order, rank_share
+from training.streams import augment_streams
 
 CLIPS, TAKES = "clips", "takes"
 
@@ -208,87 +211,6 @@ def segment_slots(stored_segments: int, candidates: int, segments: int) -> np.nd
     return (chosen[:, None] * candidates + np.arange(candidates)[None, :]).reshape(-1)
 
 
-@dataclass(frozen=True)
-class StreamGrid:
-    """The shared time grid raw-signal encoders read (training.streams.time_grid): span and points,
-    and each modality's physical axis ranges (3, 2)."""
-
-    seconds: float
-    length: int
-    axis_ranges: dict[str, np.ndarray]
-
-
-class Resident:
-    """The arrays of one run, loaded once: frames (clips, S*K, H, W, 3) uint8 and per modality the
-    sensor input, GAF (takes, 3, G, G) f16 or, with a StreamGrid, streams (takes, 4, T) f32.
-
-    `where` is "device" (gathers run on the device) or "ram" (host tensors, pinned under CUDA).
-    Global store rows map to resident rows through clip_slot / take_slot (-1: not loaded).
-    """
-
-    def __init__(self, store: Store, clip_rows: np.ndarray, take_rows: np.ndarray, modalities: Sequence[str],
-                 slots: np.ndarray | None, device: torch.device, residency: str = "auto", chunk: int = 64,
-                 stream: StreamGrid | None = None):
-        self.device = device
-        self.clip_rows = np.unique(np.asarray(clip_rows, dtype=np.int64))
-        self.take_rows = np.unique(np.asarray(take_rows, dtype=np.int64))
-        self.clip_slot = np.full(store.num_clips, -1, dtype=np.int64)
-        self.clip_slot[self.clip_rows] = np.arange(len(self.clip_rows))
-        self.take_slot = np.full(store.num_takes, -1, dtype=np.int64)
-        self.take_slot[self.take_rows] = np.arange(len(self.take_rows))
-        self.labels = torch.as_tensor(store.takes["label"], dtype=torch.long)
-        frames = None
-        if slots is not None and len(self.clip_rows):
-            frames = np.empty((len(self.clip_rows), len(slots), *store.layout.frame_size, 3), dtype=np.uint8)
-            for start in range(0, len(self.clip_rows), chunk):
-                frames[start:start + chunk] = store.frames(self.clip_rows[start:start + chunk])[:, slots]
-        sensors = {m: self._sensor_input(store, m, stream) for m in modalities} if len(self.take_rows) else {}
-        nbytes = (frames.nbytes if frames is not None else 0) + sum(a.nbytes for a in sensors.values())
-        self.where = self._placement(residency, nbytes)
-        target = device if self.where == "device" else torch.device("cpu")
-        pin = self.where == "ram" and device.type == "cuda"
-        self.frames = self._tensor(frames, target, pin) if frames is not None else None
-        self.sensors = {m: self._tensor(a, target, pin) for m, a in sensors.items()}
-        self.stream = stream
-        self.nbytes = nbytes
-
-    def _sensor_input(self, store: Store, modality: str, stream: StreamGrid | None) -> np.ndarray:
-        if stream is None:
-            return np.ascontiguousarray(store.gaf(modality, self.take_rows))
-        duration = store.sensor_info(modality)["duration_s"][self.take_rows]
-        return time_grid(store.signal(modality, self.take_rows), duration, stream.seconds, stream.length,
-                         stream.axis_ranges[modality])
-
-    def _placement(self, residency: str, nbytes: int) -> str:
-        if self.device.type != "cuda":
-            return "device" if residency != "ram" else "ram"
-        if residency == "auto":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            return "device" if nbytes < 0.5 * free else "ram"
-        return residency
-
-    @staticmethod
-    def _tensor(array: np.ndarray, target: torch.device, pin: bool) -> Tensor:
-        tensor = torch.from_numpy(array)
-        if pin:
-            return tensor.pin_memory()
-        return tensor.to(target) if target.type != "cpu" else tensor
-
-    def _to_device(self, tensor: Tensor) -> Tensor:
-        return tensor.to(self.device, non_blocking=True) if tensor.device != self.device else tensor
-
-    def frames_of(self, clips: np.ndarray, slots: np.ndarray) -> Tensor:
-        """uint8 (B, len(slots[0]), H, W, 3) on the device: frame slots[b] of clip row clips[b]."""
-        rows = torch.as_tensor(self.clip_slot[clips], device=self.frames.device)
-        picked = self.frames[rows[:, None], torch.as_tensor(slots, device=self.frames.device)]
-        return self._to_device(picked)
-
-    def sensor_of(self, modality: str, takes: np.ndarray) -> Tensor:
-        """The modality's input on the device: GAF float16 (B, 3, G, G) or streams float32 (B, 4, T)."""
-        rows = torch.as_tensor(self.take_slot[takes], device=self.sensors[modality].device)
-        return self._to_device(self.sensors[modality][rows])
-
-
 @dataclass
 class Batch:
     """Paired modalities of B recordings. take / clip are store rows (clip -1: no video in this batch)."""
@@ -304,80 +226,77 @@ class Batch:
 
 
 class Loader:
-    """Batches over one split's rows; `epoch(e)` yields them, shuffled and augmented when `train`.
+    """Batches over one rank's rows of a split; `epoch(e)` yields them, shuffled and augmented when `train`.
 
-    Sharded for DDP like DistributedSampler: a (seed, epoch) permutation shared by all ranks,
-    padded by wrapping to a multiple of world, rank r takes positions r, r + world, ...; in
-    evaluation no padding, so every row is scored exactly once over the ranks. Training drops
-    the last partial batch. Random draws come from (seed, epoch, rank), so an epoch's batches do
-    not depend on what ran before it (needed for exact --resume).
+    `rows` is this rank's share (training.sampler.rank_share). Each epoch visits them in
+    training.sampler.epoch_order from the stream (seed, epoch, rank); training drops the last
+    partial batch. Batch i of an epoch draws from its own stream (seed, epoch, rank, i): its
+    BatchPlan is made first, then `source` gathers its arrays (Resident or StoreReader), then the
+    augmentation runs on the device. An epoch's batches so depend neither on what ran before (exact
+    --resume) nor on where the arrays live.
     """
 
-    def __init__(self, resident: Resident, store: Store, rows: np.ndarray, unit: str, needs: Needs,
+    def __init__(self, source: Resident | StoreReader, store: Store, rows: np.ndarray, unit: str, needs: Needs,
                  batch_size: int, train: bool, options: DataOptions, segments: int, candidates: int,
                  frame_shape: tuple[int, int], normalize: Callable[[Tensor], Tensor] | None,
-                 seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False):
-        self.resident, self.rows, self.unit, self.needs = resident, np.asarray(rows, dtype=np.int64), unit, needs
-        self.train, self.options, self.seed, self.rank, self.world = train, options, seed, rank, world
+                 seed: int = 0, rank: int = 0, shuffle: str = "rows", channels_last: bool = False):
+        self.source, self.rows, self.unit, self.needs = source, np.asarray(rows, dtype=np.int64), unit, needs
+        self.train, self.options, self.seed, self.rank, self.shuffle = train, options, seed, rank, shuffle
         self.segments, self.candidates, self.frame_shape = segments, candidates, frame_shape
         self.normalize, self.channels_last = normalize, channels_last
-        self.batch_size = max(1, min(batch_size, len(self.rows) // world)) if train else batch_size
+        self.batch_size = max(1, min(batch_size, len(self.rows))) if train else batch_size
+        self.labels = torch.as_tensor(store.takes["label"], dtype=torch.long)
         self.take_of_clip = store.clips["take"]
+        self.take_block = store.layout.take_block
         self.clips_of_take = ok_clips_per_take(store) if (unit == TAKES and needs.video) else None
 
     def shard(self, epoch: int) -> np.ndarray:
         """This rank's rows for `epoch`, in batch order."""
-        rows = self.rows
-        if self.train:
-            rows = rows[np.random.default_rng([self.seed, epoch]).permutation(len(rows))]
-            total = -(-len(rows) // self.world) * self.world
-            rows = np.resize(rows, total)
-        return rows[self.rank::self.world]
+        if not self.train:
+            return self.rows
+        takes = self.take_of_clip[self.rows] if self.unit == CLIPS else self.rows
+        return epoch_order(self.rows, takes // self.take_block, np.random.default_rng([self.seed, epoch, self.rank]),
+                           self.shuffle)
 
     def __len__(self) -> int:
-        per_rank = -(-len(self.rows) // self.world) if self.train else len(self.rows[self.rank::self.world])
         if self.train:
-            return per_rank // self.batch_size
-        return -(-per_rank // self.batch_size)
+            return len(self.rows) // self.batch_size
+        return -(-len(self.rows) // self.batch_size)
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
-        """The batches of one pass; with options.workers > 0 the next batch is built in a thread."""
+        """The batches of one pass (class docstring)."""
         rows = self.shard(epoch)
-        rng = np.random.default_rng([self.seed, epoch, self.rank, 1])
-        chunks = [rows[i * self.batch_size:(i + 1) * self.batch_size] for i in range(len(self))]
-        if not self.options.workers:
-            for chunk in chunks:
-                yield self.make_batch(chunk, rng)
-            return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            pending = [pool.submit(self.make_batch, chunk, rng) for chunk in chunks[: self.options.workers]]
-            for i in range(len(chunks)):
-                batch = pending.pop(0).result()
-                follow = i + self.options.workers
-                if follow < len(chunks):
-                    pending.append(pool.submit(self.make_batch, chunks[follow], rng))
-                yield batch
+        plans = [self.plan(rows[i * self.batch_size:(i + 1) * self.batch_size],
+                           np.random.default_rng([self.seed, epoch, self.rank, 1, i])) for i in range(len(self))]
+        for plan, raw in zip(plans, self.source.batches(plans, self.needs.modalities)):
+            yield self.finish(plan, raw)
 
-    def make_batch(self, rows: np.ndarray, rng: np.random.Generator) -> Batch:
-        """Gather rows (clip or take rows) and shape them into a Batch on the device."""
+    def plan(self, rows: np.ndarray, rng: np.random.Generator) -> BatchPlan:
+        """The takes and clips of these rows (clip or take rows), and the batch's frame draws."""
         if self.unit == CLIPS:
             clips, takes = rows, self.take_of_clip[rows]
         else:
             takes = rows
             clips = self._clip_per_take(takes, rng) if self.needs.video else np.full(len(rows), -1, dtype=np.int64)
-        resident = self.resident
-        label = resident.labels[torch.as_tensor(takes)].to(resident.device, non_blocking=True)
-        batch = Batch(label=label, take=takes, clip=clips)
+        plan = BatchPlan(takes=takes, clips=clips, rng=rng)
         if self.needs.video:
-            batch.video = self._video(clips, rng)
+            plan.slots = self.frame_slots(len(clips), rng)
+            plan.boxes, plan.flips = self.crop_boxes(len(clips), rng)
+        return plan
+
+    def finish(self, plan: BatchPlan, raw: RawBatch) -> Batch:
+        """The Batch of a plan from its gathered arrays: labels, video crops, sensor inputs."""
+        label = self.labels[torch.as_tensor(plan.takes)].to(self.source.device, non_blocking=True)
+        batch = Batch(label=label, take=plan.takes, clip=plan.clips)
+        if raw.frames is not None:
+            batch.video = self._video(raw.frames, plan)
         for modality in self.needs.modalities:
-            batch.sensors[modality] = self._sensor(modality, takes, rng)
+            batch.sensors[modality] = self._sensor(raw.sensors[modality], plan.rng)
         return batch
 
-    def _sensor(self, modality: str, takes: np.ndarray, rng: np.random.Generator) -> Tensor:
+    def _sensor(self, raw: Tensor, rng: np.random.Generator) -> Tensor:
         """GAF images resized to options.gaf_size, or streams (augmented in training)."""
-        raw = self.resident.sensor_of(modality, takes)
-        if self.resident.stream is not None:
+        if self.options.stream_seconds:
             return augment_streams(raw, rng) if self.train else raw
         images = resize_images(raw, self.options.gaf_size or raw.shape[-1])
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
@@ -390,7 +309,7 @@ class Loader:
         return np.array([c[0] for c in choices], dtype=np.int64)
 
     def frame_slots(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, segments) resident frame slots: a random candidate per segment (train), the centre one (eval)."""
+        """(n, segments) loaded frame slots: a random candidate per segment (train), the centre one (eval)."""
         if self.train:
             return random_candidates(rng, n, self.segments, self.candidates)
         return np.tile(centre_candidates(self.segments, self.candidates), (n, 1))
@@ -404,11 +323,8 @@ class Loader:
             return boxes, flips
         return centre_boxes(n, height, width, self.options.eval_crop), np.zeros(n, dtype=bool)
 
-    def _video(self, clips: np.ndarray, rng: np.random.Generator) -> Tensor:
-        slots = self.frame_slots(len(clips), rng)
-        boxes, flips = self.crop_boxes(len(clips), rng)
-        frames = self.resident.frames_of(clips, slots)
-        theta = torch.from_numpy(crop_affine(boxes, flips, *self.frame_shape))
+    def _video(self, frames: Tensor, plan: BatchPlan) -> Tensor:
+        theta = torch.from_numpy(crop_affine(plan.boxes, plan.flips, *self.frame_shape))
         video = crop_resize(frames, theta, self.options.frame_size)
         if self.normalize is not None:
             video = self.normalize(video)
@@ -421,14 +337,37 @@ class Loader:
 
 @dataclass
 class SplitData:
-    """Everything a stage reads: the selection, the resident arrays and one Loader per split built."""
+    """Everything a stage reads: the selection, where its arrays live, the source and one Loader per split built."""
 
     selection: Selection
-    resident: Resident
+    residency: Residency
+    source: Resident | StoreReader
     train: Loader | None
     val: Loader | None
     test: Loader
     segments: int
+
+
+def _rows_to_load(store: Store, unit: str, shares: dict[str, np.ndarray], train_needs: Needs,
+                  eval_needs: Needs) -> tuple[np.ndarray, np.ndarray]:
+    """(clip rows, take rows) whose frames / sensor inputs this rank's shares read."""
+    train, evaluated = shares["train"], np.concatenate([shares["val"], shares["test"]])
+    none = np.zeros(0, np.int64)
+    if unit == CLIPS:
+        take_of = store.clips["take"]
+        take_rows = np.concatenate([take_of[train] if train_needs.modalities else none,
+                                    take_of[evaluated] if eval_needs.modalities else none])
+        return np.concatenate([train, evaluated]), take_rows
+    per_take = ok_clips_per_take(store) if (train_needs.video or eval_needs.video) else []
+    video_takes = [*(train if train_needs.video else []), *(evaluated if eval_needs.video else [])]
+    return np.concatenate([none, *[per_take[t] for t in video_takes]]), np.concatenate([train, evaluated])
+
+
+def _default_workers(residency: str, device: torch.device) -> int:
+    """Streaming: reader processes, up to 4 and leaving a core to the step; in memory: 1 thread on CUDA, else 0."""
+    if residency == "stream":
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
+    return 1 if device.type == "cuda" else 0
 
 
 def build_data(
@@ -437,24 +376,16 @@ def build_data(
     seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False, eval_batch_size: int | None = None,
     splits: Sequence[str] = ("train", "val", "test"), train_fraction: float = 1.0,
 ) -> SplitData:
-    """Check the store, select the rows of options.protocol, load the arrays of `splits`, build their loaders."""
+    """Check the store, select the rows of options.protocol, place this rank's arrays (training.residency),
+    build the loaders of `splits`."""
     modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
     check_store(store, spec, Needs(train_needs.video or eval_needs.video, modalities))
     protocol = options.protocol or spec.default_protocol
     selection = select(store, spec, protocol, unit, train_needs, eval_needs,
                        options.val_fraction, options.val_subjects, seed, train_fraction)
-    train = selection.train if "train" in splits else np.zeros(0, np.int64)
-    evaluated = np.concatenate([selection.val if "val" in splits else np.zeros(0, np.int64), selection.test])
-    if unit == CLIPS:
-        take_of = store.clips["take"]
-        clip_rows = np.concatenate([train, evaluated])
-        take_rows = np.concatenate([take_of[train] if train_needs.modalities else np.zeros(0, np.int64),
-                                    take_of[evaluated] if eval_needs.modalities else np.zeros(0, np.int64)])
-    else:
-        take_rows = np.concatenate([train, evaluated])
-        per_take = ok_clips_per_take(store) if (train_needs.video or eval_needs.video) else []
-        video_takes = [*(train if train_needs.video else []), *(evaluated if eval_needs.video else [])]
-        clip_rows = np.concatenate([np.zeros(0, np.int64), *[per_take[t] for t in video_takes]])
+    shares = {name: rank_share(getattr(selection, name), rank, world, seed, train=name == "train")
+              if name in splits else np.zeros(0, np.int64) for name in ("train", "val", "test")}
+    clip_rows, take_rows = _rows_to_load(store, unit, shares, train_needs, eval_needs)
     segments = options.segments or store.segments
     needs_video = (train_needs.video and "train" in splits) or eval_needs.video
     slots = segment_slots(store.segments, store.candidates, segments) if needs_video else None
@@ -462,22 +393,29 @@ def build_data(
     if options.stream_seconds:
         stream = StreamGrid(options.stream_seconds, store.layout.signal_length,
                             {m: np.asarray(spec.sensors[m].range) for m in modalities})
-    resident = Resident(store, clip_rows, take_rows, modalities, slots, device, options.residency, stream=stream)
-    if options.workers is None:
-        options = dataclasses.replace(options, workers=1 if device.type == "cuda" else 0)
-    frame_shape = tuple(resident.frames.shape[2:4]) if resident.frames is not None else (0, 0)
+    nbytes = selection_bytes(store, len(np.unique(clip_rows)) if needs_video else 0,
+                             len(slots) if slots is not None else 0, len(np.unique(take_rows)), modalities, stream)
+    max_memory = parse_size(options.max_memory) if options.max_memory is not None else None
+    residency = choose_residency(options.residency, nbytes, device, max_memory)
+    workers = options.workers if options.workers is not None else _default_workers(residency.where, device)
+    if residency.where in IN_MEMORY:
+        source = Resident(store, clip_rows, take_rows, modalities, slots, device, residency.where, stream, workers)
+    else:
+        source = StoreReader(store, slots, device, stream, workers)
+    shuffle = options.shuffle if options.shuffle != "auto" else ("chunks" if residency.where == "stream" else "rows")
+    frame_shape = tuple(store.layout.frame_size) if needs_video else (0, 0)
     common = dict(options=options, segments=segments, candidates=store.candidates, frame_shape=frame_shape,
-                  normalize=normalize, seed=seed, rank=rank, world=world, channels_last=channels_last)
-    eval_batch = eval_batch_size or batch_size
+                  normalize=normalize, seed=seed, rank=rank, shuffle=shuffle, channels_last=channels_last)
 
-    def loader(rows: np.ndarray, needs: Needs, train_mode: bool) -> Loader:
-        return Loader(resident, store, rows, unit, needs, eval_batch if not train_mode else batch_size, train_mode, **common)
+    def loader(name: str, needs: Needs) -> Loader:
+        train_mode = name == "train"
+        size = batch_size if train_mode else (eval_batch_size or batch_size)
+        return Loader(source, store, shares[name], unit, needs, size, train_mode, **common)
 
     return SplitData(
-        selection=selection,
-        resident=resident,
-        train=loader(selection.train, train_needs, True) if "train" in splits else None,
-        val=loader(selection.val, eval_needs, False) if ("val" in splits and len(selection.val)) else None,
-        test=loader(selection.test, eval_needs, False),
+        selection=selection, residency=residency, source=source,
+        train=loader("train", train_needs) if "train" in splits else None,
+        val=loader("val", eval_needs) if ("val" in splits and len(selection.val)) else None,
+        test=loader("test", eval_needs),
         segments=segments,
     )

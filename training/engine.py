@@ -130,7 +130,11 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The global generators' states as tensors and plain types (loadable with weights_only=True)."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                       "has_gauss": int(has_gauss), "cached": float(cached)}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -138,7 +142,9 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["cached"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -150,6 +156,22 @@ def make_optimizer(options: OptimOptions, params: list[nn.Parameter]) -> torch.o
     if options.optimizer == "adam":
         return torch.optim.Adam(params, lr=options.lr, weight_decay=options.weight_decay)
     return torch.optim.AdamW(params, lr=options.lr, weight_decay=options.weight_decay)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read: missing, truncated, empty, or holding more than tensors and plain types."""
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """torch.load with weights_only=True: tensors and plain types only, so a crafted run directory cannot run code."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for unreadable files
+        text = str(error).strip()
+        reason = text.splitlines()[0].split(". ")[0] if text else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:160]})") from None
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -367,7 +389,7 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     start_epoch, best_epoch, best_val = 0, None, -1.0
     last_path, best_path, metrics_path = stage_dir / LAST, stage_dir / BEST, stage_dir / METRICS_FILE
     if resume and last_path.exists():
-        checkpoint = torch.load(last_path, map_location=ctx.device, weights_only=False)
+        checkpoint = load_checkpoint(last_path, ctx.device)
         stage.load_trainable_state(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -421,7 +443,7 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     if best_epoch is not None and best_epoch != options.epochs:
         if ctx.world > 1:
             dist.barrier()
-        state = torch.load(best_path, map_location=ctx.device, weights_only=False)["model"]
+        state = load_checkpoint(best_path, ctx.device)["model"]
         current = {k: v.detach().clone() for k, v in stage.trainable_state().items()}
         stage.load_trainable_state(state)
         best = _score_dicts(stage, data, ctx, num_classes)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from pipeline.config import load_dataset
 from training.data import build_data
-from training.engine import BEST, LAST, make_context, predict
+from training.engine import BEST, LAST, load_checkpoint, make_context, predict
 from training.metrics import Scores
 from training.models.normalize import input_normalizer
 from training.options import OptionsError, RunOptions
@@ -47,7 +46,7 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
     evaluations = []
     for name in names:
         path = _checkpoint(run_dir / name, checkpoint)
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = load_checkpoint(path)
         evaluator = classifier_stage(saved["arch"])
         evaluator.net.load_state_dict({k[len("net."):]: v for k, v in saved["model"].items() if k.startswith("net.")})
         evaluator.to(ctx.device)

@@ -8,11 +8,13 @@ saves as config.yaml and `RunOptions.from_dict()` reads it back for --resume and
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import REPO_ROOT, DatasetSpec, StageDefaults, load_dataset
+from training.sampler import SHUFFLES
 
 MODES = ("sensor2vision", "vision2sensor", "sensor2sensor")
 STAGES = ("teachers", "student", "all")
@@ -21,7 +23,7 @@ KD_BASELINES = ("st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none")
 ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": ("distance", "angle", "semantic"),
              "sensor2sensor": ("spamfm", "kd", "distance", "angle", "semantic")}
 OPTIMIZERS = ("sgd", "adam", "adamw")
-RESIDENCIES = ("auto", "device", "ram")
+RESIDENCIES = ("auto", "device", "ram", "stream")  # training.residency
 VIDEO_INPUTS = ("rgb", "motion")
 SPAMFM_GATES = ("code", "paper")  # training.fusion: the published code's bounded gate, the paper's unbounded one
 SPAMFM_EVAL = ("running", "sample")  # training.fusion: SPAMFM's per-sample descriptor in eval mode
@@ -48,6 +50,20 @@ TRN_DROPOUT = {"sensor2vision": 0.8, "vision2sensor": 0.5, "sensor2sensor": None
 
 class OptionsError(ValueError):
     """An option value that cannot work; the message names the option in one line."""
+
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
+          "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
+
+
+def parse_size(text: str | int) -> int:
+    """'2GB', '512MiB', '1.5g', '4096' -> bytes (binary units: 1 GB = 2**30 bytes)."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"--max-memory: cannot read {text!r} as a size (e.g. 2GB, 512MiB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 @dataclass
@@ -98,9 +114,11 @@ class DataOptions:
     eval_crop: float = 224 / 256  # evaluation centre-crop side / shorter side (TSN: 224 of 256)
     flip: bool = True
     video_input: str = "rgb"  # "rgb", or "motion": each segment minus the clip's mean over segments
-    residency: str = "auto"  # where the arrays live: device if they fit, else host RAM
-    workers: int | None = None  # batches built ahead in a thread; None: 1 on CUDA, 0 on the CPU (where a
-    # second thread only competes with the training step for the same cores)
+    residency: str = "auto"  # where the arrays live: device or host RAM if they fit, else streamed (training.residency)
+    max_memory: str | None = None  # the arrays' budget for auto residency, e.g. "2GB"; None: half of what is free
+    shuffle: str = "auto"  # training order (training.sampler): rows, chunks; auto: chunks when streaming
+    workers: int | None = None  # in memory: batches gathered ahead in a thread; stream: reader processes;
+    # None: 1 thread on CUDA, 0 on the CPU (a second thread competes with the step), stream up to 4 processes
 
 
 @dataclass
@@ -205,6 +223,13 @@ class RunOptions:
             raise OptionsError(f"--video-input must be one of {', '.join(VIDEO_INPUTS)}, got {self.data.video_input!r}")
         if self.data.residency not in RESIDENCIES:
             raise OptionsError(f"--residency must be one of {', '.join(RESIDENCIES)}")
+        if self.data.shuffle not in SHUFFLES:
+            raise OptionsError(f"--shuffle must be one of {', '.join(SHUFFLES)}, got {self.data.shuffle!r}")
+        if self.data.max_memory is not None:
+            try:
+                parse_size(self.data.max_memory)
+            except ValueError as error:
+                raise OptionsError(str(error)) from None
         for stage in (self.teacher, self.student):
             if stage.optimizer not in OPTIMIZERS:
                 raise OptionsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {stage.optimizer!r}")

@@ -67,12 +67,13 @@ def write_config(run_dir: Path, options: RunOptions, spec: DatasetSpec, store: S
 
 def resume_options(options: RunOptions, epochs: dict[str, int] | None = None) -> RunOptions:
     """The options saved in the run directory, with this invocation's device/progress settings;
-    `epochs` ({"teacher": n, "student": m}) extends a stage's schedule."""
+    `epochs` ({"teacher": n, "student": m}) extends a stage's schedule. The run continues in the
+    directory given, not the one named in its config (a moved or copied run stays where it is)."""
     saved = RunOptions.from_dict(read_config(options.run_dir)["options"])
     for side, count in (epochs or {}).items():
         setattr(getattr(saved, side), "epochs", count)
     return dataclasses.replace(saved, resume=True, device=options.device, progress=options.progress,
-                               threads=options.threads, runs_dir=options.runs_dir)
+                               threads=options.threads, runs_dir=options.run_dir.parent, name=options.run_dir.name)
 
 
 def build_stage(name: str, store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> Stage:
@@ -191,8 +192,8 @@ def _describe(name: str, title: str, data) -> str:
     rows = summary["rows"]
     excluded = {side: counts for side, counts in summary["excluded"].items() if counts}
     line = (f"[{name}] {title}: protocol {summary['protocol']}, {summary['unit']} train {rows['train']} / "
-            f"val {rows['val']} (subjects {summary['val_subjects']}) / test {rows['test']}; arrays "
-            f"{data.resident.nbytes / 2**20:.0f} MiB in {data.resident.where}")
+            f"val {rows['val']} (subjects {summary['val_subjects']}) / test {rows['test']}; "
+            f"{data.residency.describe()}")
     if excluded:
         line += f"; excluded {excluded}"
     return line

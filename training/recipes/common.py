@@ -5,12 +5,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
-from training.engine import BEST, LAST
+from training.engine import BEST, LAST, load_checkpoint
 from training.losses import KDLoss, build_loss
 from training.models.trn import TRN
 from training.models.weights import WeightsError, load_pretrained
@@ -63,7 +62,7 @@ def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tu
     dimension differs from the store's class embedding.
     """
     path = stage_checkpoint(teacher_stage_dir(run_dir))
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(path)
     arch = checkpoint.get("arch") or {}
     if arch.get("kind") != kind:
         raise RecipeError(f"{path}: holds a {arch.get('kind', 'unknown')!r} network, this stage needs {kind!r} teachers")
