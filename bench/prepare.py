@@ -3,7 +3,11 @@
 Builds an MMAct tree of copies of the real sample (1920x1080 H.264, 268 frames, and its
 accelerometer CSV for every sensor), then times, at the datasets.yaml frame size:
   decord alone   decoding exactly the candidate frames prepare stores (the floor), one clip at a time;
-  prepare        the whole command (scan, embeddings, store, sensors + GAF, frames) with 1 and 2 workers.
+  prepare        the whole command (scan, embeddings, store, sensors + GAF, frames) with 1 and 2 workers
+                 of the local threads scheduler;
+  cluster        the same graph on a dask.distributed LocalCluster of 2 worker processes (1 thread each)
+                 started here and given to prepare as `--scheduler tcp://...` (cluster start-up untimed);
+and projects the full MMAct release (35,162 clips) from the measured clips/s per worker.
 Targets: prepare(1 worker) <= 1.3x decord alone; 2 workers faster than 1.
 Usage: python bench/prepare.py [--clips 8]
 """
@@ -53,16 +57,27 @@ def decord_alone(videos: list[Path], segments: int, candidates: int, frame_size:
     return time.perf_counter() - start
 
 
-def time_prepare(root: Path, cache: Path, workers: int) -> float:
+MMACT_CLIPS = 35_162
+
+
+def time_prepare(root: Path, cache: Path, workers: int | None, scheduler: str = "threads") -> float:
     from pipeline.prepare import PrepareOptions, prepare
 
     start = time.perf_counter()
     report = prepare(PrepareOptions(dataset="mmact", root=root, cache=cache, workers=workers, force=True,
-                                    progress=False))
+                                    progress=False, scheduler=scheduler))
     seconds = time.perf_counter() - start
     if report.failed:
         sys.exit(f"bench prepare failed: {report.failed}")
     return seconds
+
+
+def time_cluster(root: Path, cache: Path, workers: int) -> float:
+    """prepare on a LocalCluster of `workers` single-thread processes, through its tcp:// address."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        return time_prepare(root, cache, None, scheduler=cluster.scheduler_address)
 
 
 def main() -> None:
@@ -86,6 +101,7 @@ def main() -> None:
         floor = decord_alone(videos, spec.video.segments, spec.video.candidates, spec.video.frame_size)
         one = time_prepare(root, Path(tmp) / "cache", workers=1)
         two = time_prepare(root, Path(tmp) / "cache", workers=2)
+        cluster = time_cluster(root, Path(tmp) / "cache", workers=2)
         store = open_store(Path(tmp) / "cache" / "mmact.zarr")
         frames_bytes = sum(f.stat().st_size for f in (store.path / "video" / "frames").rglob("*") if f.is_file())
         store_bytes = sum(f.stat().st_size for f in store.path.rglob("*") if f.is_file())
@@ -98,6 +114,12 @@ def main() -> None:
     print(f"  decord alone, same frames   {floor:7.2f} s  {n / floor:6.2f} clips/s")
     print(f"  prepare, 1 worker           {one:7.2f} s  {n / one:6.2f} clips/s  ratio to decord {one / floor:.2f}x (target <= 1.3x)")
     print(f"  prepare, 2 workers          {two:7.2f} s  {n / two:6.2f} clips/s  speed-up over 1 worker {one / two:.2f}x")
+    print(f"  LocalCluster, 2 processes   {cluster:7.2f} s  {n / cluster:6.2f} clips/s  speed-up over 1 worker "
+          f"{one / cluster:.2f}x")
+    per_worker = n / one
+    for workers in (1, 8, 32, 64):
+        hours = MMACT_CLIPS / (per_worker * workers) / 3600
+        print(f"  projection, MMAct {MMACT_CLIPS} clips on {workers:2d} workers (one core each, linear): {hours:6.2f} h")
     raw = spec.video.segments * spec.video.candidates * height * width * 3
     print(f"  frames on disk per clip     {per_clip / 1e6:7.2f} MB  (raw {raw / 1e6:.2f} MB, zstd ratio {raw / per_clip:.2f})")
     print(f"  whole store per clip        {store_bytes / n / 1e6:7.2f} MB")

@@ -148,6 +148,7 @@ def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take
             images = gaf_images(
                 signal[present], size=settings.gaf_size, method=settings.gaf_method,
                 scaling=settings.scaling, axis_ranges=ranges if settings.scaling == "range" else None,
+                threads=1,  # the graph already runs one block per core
             )
             gaf[present] = images.astype(np.float16)
         sensors[modality] = {

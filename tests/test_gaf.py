@@ -133,3 +133,15 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
     arguments = {"series": np.ones((1, 10, 3)), "size": 8, **kwargs}
     with pytest.raises(ValueError, match=message):
         gaf_images(**arguments)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_threads_split_the_batch_without_changing_a_value(method):
+    series = random_series(150, 90, seed=3)  # three blocks of BLOCK_SERIES, the last partial
+    one = gaf_images(series, 32, method, threads=1)
+    np.testing.assert_array_equal(gaf_images(series, 32, method, threads=3), one)
+    np.testing.assert_array_equal(gaf_images(series[100:], 32, method), one[100:])
+    broken = series.copy()
+    broken[120, 5, 1] = np.nan  # in the last block, so a worker thread meets it
+    with pytest.raises(ValueError, match="NaN"):
+        gaf_images(broken, 32, method, threads=3)
