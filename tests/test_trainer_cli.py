@@ -1,6 +1,8 @@
 """cli.py train / baseline / evaluate: bad input fails at start with one clear line; the baseline beats chance."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -106,7 +108,7 @@ class _RunsCode:
         self.marker = marker
 
     def __reduce__(self):
-        return type(self.marker).touch, (self.marker,)
+        return Path.touch, (self.marker,)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "crafted"])
@@ -130,6 +132,7 @@ def test_a_damaged_or_crafted_checkpoint_is_one_line_and_runs_nothing(teachers_5
             torch.save({"arch": {"kind": "sensor_teachers"}, "model": _RunsCode(marker)}, path)
     line = _error_line(["evaluate", "--run", str(run)])
     assert "not a readable checkpoint" in line and str(run / "teachers") in line
+    assert ("would call" in line) == (damage == "crafted")
     result = CliRunner().invoke(cli, ["train", "--mode", "sensor2vision", "--dataset", UTD, "--stage", "teachers",
                                       "--resume", "--name", "copy", "--runs-dir", str(tmp_path), "--epochs", "2",
                                       "--quiet"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -142,9 +143,11 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    numpy = state["numpy"]
-    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
-                         numpy["has_gauss"], numpy["cached"]))
+    numpy = state["numpy"]  # a tuple in checkpoints of earlier versions
+    if isinstance(numpy, dict):
+        numpy = (numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"], numpy["has_gauss"],
+                 numpy["cached"])
+    np.random.set_state(numpy)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -162,16 +165,26 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read: missing, truncated, empty, or holding more than tensors and plain types."""
 
 
+# numpy arrays inside checkpoints of earlier versions (their RNG states): data, not code
+_NUMPY_ARRAYS = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType]
+
+
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
-    """torch.load with weights_only=True: tensors and plain types only, so a crafted run directory cannot run code."""
+    """torch.load with weights_only=True: tensors, plain types and numpy arrays only, so a crafted run
+    directory cannot run code on evaluate or --resume."""
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        with torch.serialization.safe_globals(_NUMPY_ARRAYS):
+            return torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for unreadable files
         text = str(error).strip()
-        reason = text.splitlines()[0].split(". ")[0] if text else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:160]})") from None
+        code = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if code:
+            reason = f"it would call {code.group(1)}, which a checkpoint never needs"
+        else:
+            reason = text.splitlines()[0].split(". ")[0][:160] if text else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 
 
 def _atomic_save(obj, path: Path) -> None:
