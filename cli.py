@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.config import REPO_ROOT, dataset_names, load_dataset
+from pipeline.config import REPO_ROOT, DatasetsError, dataset_names, load_dataset
 from training.options import (MODES, OPTIMIZERS, RESIDENCIES, SENSOR_ENCODERS, SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES,
                               STAGE_SIDES)
 
@@ -41,8 +41,12 @@ def _frame_size_option(ctx, param, value):
 
 
 def _dataset_option(ctx, param, value):
-    if value not in dataset_names():
-        raise click.BadParameter(f"unknown dataset {value!r}; datasets.yaml declares: {', '.join(dataset_names())}")
+    try:
+        names = dataset_names()
+    except DatasetsError as error:
+        raise click.ClickException(str(error)) from None
+    if value not in names:
+        raise click.BadParameter(f"unknown dataset {value!r}; datasets.yaml declares: {', '.join(names)}")
     return value
 
 
@@ -176,15 +180,17 @@ def prepare(dataset, root, cache, modalities, scheduler, workers, force, limit, 
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default="cache/ of the repository",
               help="store folder")
+@click.option("--store", type=click.Path(path_type=Path), default=None,
+              help="the store itself, as train / evaluate / baseline take it [default: <cache>/<dataset>.zarr]")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable summary on stdout")
 @click.option("--take", "take_index", type=click.IntRange(min=0), default=None, help="take row to render")
 @click.option("--id", "take_key", default=None, help="take key to render, e.g. a1_s1_t1")
 @click.option("--png", type=click.Path(path_type=Path), default=None, help="render the take into this PNG")
-def inspect(dataset, cache, as_json, take_index, take_key, png) -> None:
+def inspect(dataset, cache, store, as_json, take_index, take_key, png) -> None:
     """Summarise a prepared store; optionally render one take to PNG."""
     from pipeline.inspect import InspectError, InspectOptions, inspect_store
 
-    options = InspectOptions(dataset=dataset, cache=cache, as_json=as_json, take_index=take_index,
+    options = InspectOptions(dataset=dataset, cache=cache, store=store, as_json=as_json, take_index=take_index,
                              take_key=take_key, png=png)
     try:
         text = inspect_store(options)
@@ -202,7 +208,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from training.options import OptionsError
     from training.recipes.common import RecipeError
 
-    return DataError, OptionsError, RecipeError, WeightsError, NonFiniteLossError, CheckpointError
+    return DataError, OptionsError, RecipeError, WeightsError, NonFiniteLossError, CheckpointError, DatasetsError
 
 
 @cli.command()

@@ -14,7 +14,17 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DatasetsError(ValueError):
+    """datasets.yaml cannot be read or an entry lacks or misstates a field; one line naming the file."""
 DATASETS_YAML = REPO_ROOT / "datasets.yaml"
+DATASETS_ENV = "CROSSMODAL_KD_DATASETS"  # a user's datasets.yaml in place of the shipped one
+
+
+def datasets_file() -> Path:
+    """The datasets.yaml in use: $CROSSMODAL_KD_DATASETS when set, else the shipped one."""
+    return Path(os.environ.get(DATASETS_ENV) or DATASETS_YAML)
 
 
 @dataclass(frozen=True)
@@ -82,12 +92,22 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 @lru_cache(maxsize=None)
 def _read_yaml(path: str) -> dict:
-    with open(path) as f:
-        return yaml.safe_load(f)
+    try:
+        with open(path) as f:
+            entries = yaml.safe_load(f)
+    except OSError as error:
+        raise DatasetsError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise DatasetsError(f"{path}: not valid YAML{where} ({getattr(error, 'problem', None) or error})") from None
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+        raise DatasetsError(f"{path}: must map each dataset name to its fields")
+    return entries
 
 
-def dataset_names(path: Path = DATASETS_YAML) -> list[str]:
-    return list(_read_yaml(str(path)))
+def dataset_names(path: Path | None = None) -> list[str]:
+    return list(_read_yaml(str(path or datasets_file())))
 
 
 def _resolve_entry(entries: dict, name: str, seen: tuple[str, ...] = ()) -> dict:
@@ -103,17 +123,30 @@ def _resolve_entry(entries: dict, name: str, seen: tuple[str, ...] = ()) -> dict
 
 
 def _axis_ranges(value) -> tuple[tuple[float, float], ...]:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return ((-float(value), float(value)),) * 3
-    pairs = tuple((float(lo), float(hi)) for lo, hi in value)
+    try:
+        pairs = tuple((float(lo), float(hi)) for lo, hi in value)
+    except (TypeError, ValueError):
+        pairs = ()
     if len(pairs) != 3:
-        raise ValueError(f"a sensor range needs one [lo, hi] pair per axis (3), got {value!r}")
+        raise ValueError(f"a sensor range is a number or one [lo, hi] pair per axis (3), got {value!r}")
     return pairs
 
 
-def load_dataset(name: str, path: Path = DATASETS_YAML) -> DatasetSpec:
-    """The resolved entry `name` of datasets.yaml; the root comes from `root_env` when it is set."""
+def load_dataset(name: str, path: Path | None = None) -> DatasetSpec:
+    """The resolved entry `name` of datasets.yaml (datasets_file()); the root comes from `root_env` when set."""
+    path = path or datasets_file()
     entry = _resolve_entry(_read_yaml(str(path)), name)
+    try:
+        return _spec(name, entry)
+    except KeyError as error:
+        raise DatasetsError(f"{path}: dataset {name!r} lacks the field {error.args[0]!r}") from None
+    except (TypeError, ValueError) as error:
+        raise DatasetsError(f"{path}: dataset {name!r}: {error}") from None
+
+
+def _spec(name: str, entry: dict) -> DatasetSpec:
     root = os.environ.get(entry.get("root_env", ""), "") or entry["root"]
     root_path = Path(root)
     if not root_path.is_absolute():

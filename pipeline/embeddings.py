@@ -193,6 +193,8 @@ def class_embeddings(
                     "add an alias in datasets.yaml"
                 )
         stacked = np.stack([np.asarray(vectors[word], dtype=np.float64) for word in words])
+        if not np.isfinite(stacked).all():
+            raise EmbeddingError(f"class {name!r}: the vectors of {words} hold NaN or infinite values ({source})")
         table[row] = stacked.sum(axis=0) if combine == "sum" else stacked.mean(axis=0)
         used.append(words)
     return table, used

@@ -31,6 +31,7 @@ class InspectOptions:
     take_index: int | None = None
     take_key: str | None = None
     png: Path | None = None
+    store: Path | None = None  # the store itself, as train / evaluate / baseline name it (wins over cache)
 
 
 def _disk_bytes(folder: Path) -> int:
@@ -229,7 +230,7 @@ def render_take(store: Store, take: int, png: Path) -> Path:
 
 def inspect_store(options: InspectOptions) -> str:
     """Summary text (or JSON) of <cache>/<dataset>.zarr; renders one take when --png is given."""
-    path = Path(options.cache) / f"{options.dataset}.zarr"
+    path = Path(options.store) if options.store else Path(options.cache) / f"{options.dataset}.zarr"
     try:
         store = open_store(path)
     except (FileNotFoundError, ValueError) as error:

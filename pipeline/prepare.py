@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import store as zstore
-from pipeline.config import REPO_ROOT, DatasetSpec, load_dataset
+from pipeline.config import REPO_ROOT, DatasetsError, DatasetSpec, load_dataset
 from pipeline.records import Clip, SourceError, Take
 
 SCHEDULERS = ("synchronous", "threads", "processes")
@@ -501,11 +501,17 @@ def prepare(options: PrepareOptions) -> PrepareReport:
         spec = load_dataset(options.dataset)
     except KeyError as error:
         raise PrepareError(str(error.args[0])) from None
+    except DatasetsError as error:
+        raise PrepareError(str(error)) from None
     _check_options(options, spec)
     root = Path(options.root) if options.root is not None else spec.root
+    if root.exists() and not root.is_dir():
+        raise PrepareError(f"{root}: --root must be the raw dataset folder of {spec.name}, and this is a file")
     if not root.is_dir():
         raise PrepareError(f"{root}: raw dataset folder of {spec.name} not found "
                            f"(pass --root or set {spec.raw.get('root_env', 'the root_env variable')})")
+    if Path(options.cache).exists() and not Path(options.cache).is_dir():
+        raise PrepareError(f"{options.cache}: --cache must be a folder, and this is a file")
     selection = select_records(options, spec, root)
     if options.class_embedding is not None and not Path(options.class_embedding).is_file():
         raise PrepareError(f"{options.class_embedding}: class embedding file not found")
@@ -566,7 +572,7 @@ def _class_embedding(spec: DatasetSpec, options: PrepareOptions, source: str) ->
     except EmbeddingFileError as error:
         raise PrepareError(str(error)) from None
     except EmbeddingError as error:
-        raise PrepareError(f"{spec.name}: class embedding: {error} (add an alias in datasets.yaml)") from None
+        raise PrepareError(f"{spec.name}: class embedding: {error}") from None
     except (OSError, ValueError) as error:
         raise PrepareError(f"class embedding vectors: {error}") from None
     return table, {"source": source, "dim": int(table.shape[1]), "combine": options.combine,

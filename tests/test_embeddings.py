@@ -136,3 +136,11 @@ def test_bad_glove_files_raise_errors_naming_the_file(tmp_path):
     broken.write_text("walk 1.0 2.0\nfast 1.0 oops\n")
     with pytest.raises(ValueError, match="broken.txt"):
         load_glove(broken, cache_dir=tmp_path / "cache")
+
+
+def test_a_nan_in_a_glove_file_is_refused_naming_the_class_and_words(tmp_path):
+    source = tmp_path / "nan.txt"
+    source.write_text("walk 1.0 2.0\nfast nan 1.0\n")
+    vectors = load_glove(source, cache_dir=tmp_path / "cache")
+    with pytest.raises(EmbeddingError, match=r"class 'walk fast': the vectors of \['walk', 'fast'\] hold NaN"):
+        class_embeddings(["walk", "walk fast"], vectors)

@@ -41,9 +41,16 @@ def test_text_summary(cache):
     assert "trial" in out and "subject" in out
 
 
-def test_json_summary_counts(cache):
+def test_json_summary_counts(cache, tmp_path):
     code, out = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--json")
     assert code == 0, out
+    moved = tmp_path / "elsewhere.zarr"  # named with --store, as train and evaluate name a store
+    (cache / "synthetic-utd-mhad.zarr").rename(moved)
+    try:
+        code, elsewhere = run("--dataset", "synthetic-utd-mhad", "--store", str(moved), "--json")
+        assert code == 0 and out.replace(str(cache / "synthetic-utd-mhad.zarr"), str(moved)) == elsewhere
+    finally:
+        moved.rename(cache / "synthetic-utd-mhad.zarr")
     summary = json.loads(out)
     arrays = {a["name"]: a for a in summary["arrays"]}
     assert arrays["sensors/acc/gaf"]["shape"] == [16, 3, 64, 64] and arrays["sensors/acc/gaf"]["dtype"] == "float16"

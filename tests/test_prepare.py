@@ -315,3 +315,53 @@ def test_real_samples_prepare(tmp_path):
         store = zstore.open_store(report.store_path)
         assert not report.failed and store.takes["label"].tolist() == [label] and not store.has_video
         assert store.sensor_info(modality)["present"].all() and store.gaf(modality).std() > 0.05
+
+
+def test_a_file_as_cache_or_root_and_a_missing_word_are_one_line_each(trees, tmp_path):
+    runner = CliRunner()
+    root = str(trees["utd-mhad"].root)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = runner.invoke(cli, ["prepare", "--dataset", "synthetic-utd-mhad", "--root", root, "--cache", str(a_file)])
+    assert result.exit_code == 1 and result.output.strip() == f"Error: {a_file}: --cache must be a folder, and this is a file"
+    result = runner.invoke(cli, ["prepare", "--dataset", "synthetic-utd-mhad", "--root", str(a_file),
+                                 "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 1 and "--root must be the raw dataset folder" in result.output
+    glove = tmp_path / "few.txt"
+    glove.write_text("walk 1.0 2.0\n")
+    result = runner.invoke(cli, ["prepare", "--dataset", "synthetic-utd-mhad", "--root", root, "--glove", str(glove),
+                                 "--cache", str(tmp_path / "cache")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].count("add an alias") == 1
+    assert not (tmp_path / "cache" / "synthetic-utd-mhad.zarr").exists()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("utd: [unclosed\n", "not valid YAML at line 2"),
+    ("- just\n- a list\n", "must map each dataset name"),
+    ("BROKEN", "lacks the field"),
+    ("RANGE", "a sensor range is a number or one [lo, hi] pair per axis (3), got 'big'"),
+])
+def test_a_malformed_datasets_yaml_is_one_line(tmp_path, monkeypatch, text, problem):
+    import yaml
+
+    shipped = yaml.safe_load((REPO / "datasets.yaml").read_text())
+    entry = dict(shipped["synthetic-utd-mhad"])
+    if text == "BROKEN":
+        parent = {k: v for k, v in shipped["utd-mhad"].items() if k != "signal_length"}
+        text = yaml.safe_dump({**shipped, "utd-mhad": parent})
+    elif text == "RANGE":
+        entry = {**shipped, "synthetic-utd-mhad": {**entry, "sensors": {
+            m: {**s, "range": "big"} for m, s in shipped["utd-mhad"]["sensors"].items()}}}
+        text = yaml.safe_dump(entry)
+    mine = tmp_path / "datasets.yaml"
+    mine.write_text(text)
+    monkeypatch.setenv("CROSSMODAL_KD_DATASETS", str(mine))
+    for command in (["prepare", "--dataset", "synthetic-utd-mhad", "--cache", str(tmp_path / "cache")],
+                    ["train", "--mode", "vision2sensor", "--dataset", "synthetic-utd-mhad", "--runs-dir",
+                     str(tmp_path / "runs")]):
+        result = CliRunner().invoke(cli, command)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1 and str(mine) in lines[0], result.output
+        assert problem in lines[0]
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "runs").exists()
