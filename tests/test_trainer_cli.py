@@ -34,7 +34,7 @@ def teachers_50d(trainer_utd_store, tmp_path_factory):
     runs = tmp_path_factory.mktemp("cli-runs")
     options = resolve_options(UTD, "sensor2vision", stage="teachers", name="t50", runs_dir=runs,
                               store=trainer_utd_store, epochs=1, batch_size=4, device="cpu", progress=False,
-                              baseline=False, modalities=("acc",))
+                              modalities=("acc",))
     run_training(options)
     return options.run_dir
 
@@ -88,6 +88,15 @@ def test_baseline_beats_chance_on_synthetic_data(trainer_utd_store):
     assert fused_forest.scores.count == int(np.isin(store.takes["trial"], [3, 4]).sum())
     output = CliRunner().invoke(cli, ["baseline", "--dataset", UTD, "--store", str(trainer_utd_store)]).output
     assert "classical: random forest" in output and "fused" in output
+    assert "best-val" not in output  # no classical model is chosen on validation
+
+
+def test_a_one_sensor_run_shows_its_sensor_once_and_only_its_classical_rows(teachers_50d):
+    table = (teachers_50d / "results.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| sensor teachers")]
+    assert len(rows) == 1 and "| acc |" in rows[0]  # no "fused" twin of the one sensor's row
+    classical = [line for line in table.splitlines() if line.startswith("| classical")]
+    assert classical and all("| acc |" in line for line in classical)
 
 
 def test_signal_features_are_per_axis_statistics():

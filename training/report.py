@@ -154,20 +154,23 @@ def _pct(value: float | None) -> str:
 
 def markdown_table(rows: Sequence[Row], num_classes: int | None = None, protocol: str | None = None) -> str:
     """The results table; test figures in percent; num_classes: the classes the data holds (chance = 1/num_classes)."""
-    lines = [
-        "| model | input | test acc | test macro-F1 | best-val epoch | test acc @best-val | test macro-F1 @best-val |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
+    selected = any(r.best_epoch is not None for r in rows)  # rows of networks chosen on validation
+    header = "| model | input | test acc | test macro-F1 |"
+    lines = [header + (" best-val epoch | test acc @best-val | test macro-F1 @best-val |" if selected else ""),
+             "|---|---|---:|---:|" + ("---:|---:|---:|" if selected else "")]
     for r in rows:
-        lines.append(f"| {r.model} | {r.input} | {_pct(r.accuracy)} | {_pct(r.macro_f1)} | "
-                     f"{r.best_epoch if r.best_epoch is not None else '-'} | {_pct(r.best_accuracy)} | "
+        line = f"| {r.model} | {r.input} | {_pct(r.accuracy)} | {_pct(r.macro_f1)} |"
+        if selected:
+            line += (f" {r.best_epoch if r.best_epoch is not None else '-'} | {_pct(r.best_accuracy)} | "
                      f"{_pct(r.best_macro_f1)} |")
+        lines.append(line)
     notes = []
     if protocol:
         notes.append(f"protocol: {protocol}")
     if num_classes:
         notes.append(f"chance: {100 / num_classes:.1f}% ({num_classes} classes)")
-    notes.append("test acc / macro-F1: final epoch; @best-val: the checkpoint with the best validation accuracy")
+    notes.append("test acc / macro-F1: final epoch" + ("; @best-val: the checkpoint with the best validation accuracy"
+                                                       if selected else ""))
     return "\n".join(lines) + "\n\n" + "; ".join(notes) + "\n"
 
 
@@ -184,8 +187,9 @@ def write_stage_report(stage_dir: Path, class_names: Sequence[str], title: str) 
 
 
 def write_run_report(run_dir: Path, titles: Mapping[str, str], spec: DatasetSpec, store: Store, protocol: str,
-                     seed: int = 0, baseline: bool = True) -> str:
-    """Stage reports, then results.md / results.json of the run (with the classical baseline's rows)."""
+                     seed: int = 0, baseline: bool = True, modalities: Sequence[str] | None = None) -> str:
+    """Stage reports, then results.md / results.json of the run, with the classical baseline's rows on
+    `modalities` (the sensors the run's networks are scored on; default: every sensor of the store)."""
     run_dir = Path(run_dir)
     rows: list[Row] = []
     for name, title in titles.items():
@@ -194,10 +198,11 @@ def write_run_report(run_dir: Path, titles: Mapping[str, str], spec: DatasetSpec
             write_stage_report(stage_dir, spec.classes, title)
             rows += stage_rows(stage_dir, title)
     classical = []
-    if baseline and store.modalities:
+    modalities = tuple(modalities) if modalities else tuple(store.modalities)
+    if baseline and modalities:
         from training.baseline import run_baseline
 
-        classical = run_baseline(store, spec, protocol, seed)
+        classical = run_baseline(store, spec, protocol, seed, modalities=modalities)
         rows += baseline_table_rows(classical)
     table = markdown_table(rows, len(np.unique(store.takes["label"])), protocol)
     (run_dir / RESULTS_MD).write_text(f"# {run_dir.name}\n\n{table}")

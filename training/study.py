@@ -160,7 +160,7 @@ class Study:
         fusion = " + SPAMFM" if "spamfm" not in options.ablate else ", logits averaged"
         fused = f"{network}{fusion}, fused" if len(modalities) > 1 else network
         self.record("sakdn.teachers_fused", f"SAKDN sensor teachers ({fused})", "+".join(modalities) + f" {inputs}",
-                    run_dir, "teachers", "fused")
+                    run_dir, "teachers", "fused" if len(modalities) > 1 else modalities[0])
         for m in modalities if len(modalities) > 1 else ():
             self.record(f"sakdn.teacher.{m}", f"SAKDN sensor teacher {m} (inside the fused teachers)", f"{m} {inputs}",
                         run_dir, "teachers", m)

@@ -153,12 +153,14 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
     teachers_dir = Path(options.teachers) if options.teachers else (run_dir if "teachers" in names else None)
     results: dict[str, FitResult] = {}
     titles: dict[str, str] = {}
+    scored: dict[str, None] = {}  # the sensor modalities the stages are scored on, for the classical rows
     for name in names:
         optim = options.teacher if name == "teachers" else options.student
         stage_dir = run_dir / name
         seed_everything(options.seed)
         stage = build_stage(name, store, spec, options, teachers_dir)
         titles[name] = stage_title(name, stage, options)
+        scored.update(dict.fromkeys(stage.eval_needs.modalities))
         if options.resume and _finished(stage_dir, optim.epochs):
             continue
         seed_everything(options.seed + ctx.rank)
@@ -183,7 +185,7 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
         from training.report import write_run_report
 
         write_run_report(run_dir, titles, spec, store, options.data.protocol or spec.default_protocol, options.seed,
-                         baseline=options.baseline)
+                         baseline=options.baseline, modalities=tuple(scored))
     return results
 
 

@@ -130,7 +130,8 @@ class SensorClassifier(Stage):
 
 
 class SensorTeacherStage(Stage):
-    """SAKDN stage 1: heads 'fused' then one per modality.
+    """SAKDN stage 1: heads 'fused' then one per modality; with one modality its head alone (the fused
+    output of one network, named after its sensor).
 
     L = CE(fused logits) + mean_m CE(logits_m) + semantic_weight * mean_m MSE(fc7_m, E[y]),
     E (C, D) the class embedding of the store (GloVe vectors of the class names) scaled to unit RMS
@@ -144,7 +145,7 @@ class SensorTeacherStage(Stage):
         super().__init__()
         self.net, self.arch = net, arch
         self.modalities = tuple(net.modalities)
-        self.heads = ("fused", *self.modalities)
+        self.heads = ("fused", *self.modalities) if len(self.modalities) > 1 else self.modalities
         self.train_needs = self.eval_needs = Needs(modalities=self.modalities)
         self.video_arch, self.gaf_size, self.stream_seconds = None, arch.get("gaf_size"), arch.get("stream_seconds")
         self.semantic_weight = semantic_weight
@@ -172,6 +173,8 @@ class SensorTeacherStage(Stage):
 
     def predict(self, batch: Batch) -> dict[str, Tensor]:
         out = self.net(batch.sensors)
+        if len(self.modalities) == 1:
+            return {self.modalities[0]: out.logits}
         return {"fused": out.logits, **out.extras["per_modality_logits"]}
 
 
