@@ -376,6 +376,14 @@ def _parse_settings(settings: tuple[str, ...]) -> dict:
     return parsed
 
 
+def _parse_variant(text: str) -> tuple[str, dict]:
+    """'kd1:alpha=1,gamma=0' -> ('kd1', {'alpha': 1.0, 'gamma': 0.0}); commas inside [...] stay in a value."""
+    name, sep, settings = text.partition(":")
+    if not sep or not name.strip() or not settings.strip():
+        raise click.BadParameter(f"expected NAME:KEY=VALUE[,KEY=VALUE...], got {text!r}", param_hint="--variant")
+    return name.strip(), _parse_settings(tuple(re.split(r",(?![^\[]*\])", settings)))
+
+
 def _number(value):
     """'3e-4' (which YAML 1.1 reads as a string) -> 0.0003; anything else as it is."""
     if isinstance(value, str):
@@ -396,14 +404,17 @@ def _number(value):
 @click.option("--student-modalities", default=None,
               help="sensor2sensor: comma list of student sensors, one baseline and student each [default: --set student_modality]")
 @click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
+@click.option("--variant", "variants", multiple=True,
+              help="NAME:KEY=VALUE[,KEY=VALUE...]: one more student row trained with these options, e.g. "
+                   "kd1:alpha=1,gamma=0")
 @click.option("--set", "settings", multiple=True,
               help="KEY=VALUE, any train option by field name (store=..., backbone=resnet18, teacher_lr=3e-4, ...) "
                    "or preset=NAME (a dataset preset of datasets.yaml, under the other settings)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write rows, per-seed figures and gains here")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, settings, json_path,
-          quiet) -> None:
+def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, variants, settings,
+          json_path, quiet) -> None:
     """Methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
     from training.study import StudyPlan, run_study
 
@@ -412,7 +423,8 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
         plan = StudyPlan(dataset=dataset, name=name, seeds=tuple(range(seeds)), runs_dir=runs_dir,
                          fractions=tuple(float(f) for f in parse_list(train_fractions) or ("1",)),
                          methods=parse_list(methods) or (), ablate=parse_list(ablate) or (),
-                         student_modalities=parse_list(student_modalities) or (), overrides=overrides)
+                         student_modalities=parse_list(student_modalities) or (), overrides=overrides,
+                         variants=dict(_parse_variant(v) for v in variants))
         run_study(plan, json_path)
     except _user_errors() as error:
         raise click.ClickException(str(error))

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 from scipy import stats
 
@@ -112,9 +113,16 @@ def test_a_raw_signal_study_with_averaged_teachers_names_its_networks(trainer_ut
         "study", "--dataset", UTD, "--methods", "sensor2sensor", "--student-modalities", "gyro", "--seeds", "1",
         "--runs-dir", str(tmp_path), "--json", str(out), "--quiet", "--set", f"store={trainer_utd_store}",
         "--set", "epochs=1", "--set", "batch_size=4", "--set", "device=cpu", "--set", "sensor_encoder=raw",
-        "--set", "ablate=[spamfm]"])
+        "--set", "ablate=[spamfm]", "--variant", "kd1:alpha=1,gamma=0,modalities=[acc, gyro]"])
     assert result.exit_code == 0, result.output
-    rows = {r["key"]: r for r in json.loads(out.read_text())["rows"]}
+    report = json.loads(out.read_text())
+    rows = {r["key"]: r for r in report["rows"]}
     assert rows["sakdn.teachers_fused"]["model"] == "SAKDN sensor teachers (ResNet-1D, logits averaged, fused)"
+    variant = yaml.safe_load((tmp_path / "study" / "s2s-student-gyro-kd1-s0" / "config.yaml").read_text())["options"]
+    assert (variant["alpha"], variant["gamma"]) == (1, 0) and variant["student_modality"] == "gyro"
+    assert rows["s2s.gyro.student-kd1"]["model"].endswith("(ResNet-1D + DASK) (kd1)")
+    assert {g["student"]: g["baseline"] for g in report["gains"]}["s2s.gyro.student-kd1"] == "s2s.gyro.baseline"
+    bad = CliRunner().invoke(cli, ["study", "--dataset", UTD, "--methods", "sensor2sensor", "--variant", "x:no_such=1"])
+    assert bad.exit_code != 0 and "no_such" in bad.output
     assert rows["s2s.gyro.baseline"]["input"] == rows["s2s.gyro.student"]["input"] == "gyro stream"
     assert "ResNet-1D + DASK" in rows["s2s.gyro.student"]["model"] and "classical.gyro" in rows

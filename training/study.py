@@ -18,7 +18,9 @@ fraction F, a study trains
     s2s.<m>.student        the same distilled (DASK) from the sakdn teachers of seed s        F
 
 plus, for each --ablate term, the student without it (sakdn.student-<term>, vskd.student-<term>,
-s2s.<m>.student-<term>).
+s2s.<m>.student-<term>), and for each --variant NAME:KEY=VALUE,... the student trained with those
+options on top of the study's (rows <key>.student-<NAME>): a recipe compared with the same teachers,
+baselines and seeds.
 Keys carry "@F" when F < 1. Each run lands in <runs>/<study>/<job>-s<seed>[-fF]/; a run whose
 results are there with the same options is reused, so an interrupted study resumes where it stopped.
 
@@ -62,6 +64,7 @@ class StudyPlan:
     methods: tuple[str, ...] = ("sakdn", "vskd")
     ablate: tuple[str, ...] = ()  # terms of either method's ABLATIONS: one extra student row each
     student_modalities: tuple[str, ...] = ()  # sensor2sensor students; empty: the student_modality option
+    variants: dict[str, dict] = field(default_factory=dict)  # name -> options of one extra student row each
     runs_dir: Path = Path("runs")
     overrides: dict = field(default_factory=dict)
 
@@ -100,6 +103,10 @@ class Study:
         if unknown or not plan.methods:
             raise OptionsError(f"study: unknown methods or ablation terms {unknown or list(plan.methods)}; methods are "
                                f"{', '.join(METHODS)}, terms {', '.join(STUDENT_TERMS)}")
+        for variant, overrides in plan.variants.items():
+            if not variant.replace("_", "").isalnum():
+                raise OptionsError(f"study: variant name {variant!r} must be letters, digits and underscores")
+            resolve_options(plan.dataset, "sensor2sensor", **{**plan.overrides, **overrides})  # bad keys fail now
         self.rows: dict[str, Row] = {}
         self.baseline_of: dict[str, str] = {}  # student row -> the row of its baseline
         self.classical_done: set[tuple[int, float]] = set()  # (seed, fraction) whose classical rows are in
@@ -184,12 +191,10 @@ class Study:
         if "sakdn" in self.plan.methods:
             if fraction < 1.0:
                 self.video_network(seed, fraction)
-            for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["sensor2vision"]]):
-                options = self.options(f"sakdn-student{'-' + term if term else ''}{job}", seed, "sensor2vision",
-                                       stage="student", teachers=teachers, student_train_fraction=fraction,
-                                       ablate=(term,) if term else ())
-                name = "SAKDN video student (TRN + ST + GSDM + SP)" + (f" without {term}" if term else "")
-                self.record(f"sakdn.student{'-' + term if term else ''}{suffix}", name,
+            for tag, named, extra in self.students("sensor2vision"):
+                options = self.options(f"sakdn-student{tag}{job}", seed, "sensor2vision", stage="student",
+                                       teachers=teachers, student_train_fraction=fraction, **extra)
+                self.record(f"sakdn.student{tag}{suffix}", "SAKDN video student (TRN + ST + GSDM + SP)" + named,
                             f"video ({options.data.video_input})", self.train(options), "student",
                             baseline=f"sakdn.video_baseline{suffix}")
         if "vskd" in self.plan.methods:
@@ -197,6 +202,14 @@ class Study:
         if "sensor2sensor" in self.plan.methods:
             for modality in self.plan.student_modalities or (None,):
                 self.sensor2sensor_rows(seed, fraction, teachers, modality)
+
+    def students(self, mode: str) -> list[tuple[str, str, dict]]:
+        """(key and job suffix, model-name suffix, options) of each student row: the method's own, one per
+        ablated term of `mode`, one per variant."""
+        rows = [("", "", {})]
+        rows += [(f"-{t}", f" without {t}", {"ablate": (t,)}) for t in self.plan.ablate if t in ABLATIONS[mode]]
+        rows += [(f"-{name}", f" ({name})", dict(overrides)) for name, overrides in self.plan.variants.items()]
+        return rows
 
     def sensor2sensor_rows(self, seed: int, fraction: float, teachers: Path, modality: str | None) -> None:
         """One sensor's baseline and its students distilled from the fused teachers of seed s."""
@@ -210,13 +223,13 @@ class Study:
         self.record(base_key, f"{modality} alone ({network}, CE only)", f"{modality} {inputs}", self.train(baseline),
                     "student")
         self.classical(seed, fraction, modality)
-        for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["sensor2sensor"]]):
-            options = self.options(f"s2s-student-{modality}{'-' + term if term else ''}{job}", seed, "sensor2sensor",
-                                   stage="student", teachers=teachers, student_train_fraction=fraction,
-                                   student_modality=modality, ablate=(term,) if term else ())
-            name = f"{modality} student of the fused teachers ({network} + DASK)" + (f" without {term}" if term else "")
-            self.record(f"s2s.{modality}.student{'-' + term if term else ''}{suffix}", name, f"{modality} {inputs}",
-                        self.train(options), "student", baseline=base_key)
+        for tag, named, extra in self.students("sensor2sensor"):
+            options = self.options(f"s2s-student-{modality}{tag}{job}", seed, "sensor2sensor", stage="student",
+                                   teachers=teachers, student_train_fraction=fraction, student_modality=modality,
+                                   **extra)
+            name = f"{modality} student of the fused teachers ({network} + DASK)" + named
+            self.record(f"s2s.{modality}.student{tag}{suffix}", name, f"{modality} {inputs}", self.train(options),
+                        "student", baseline=base_key)
 
     def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
         suffix, job = _suffix(fraction), _job_suffix(fraction)
@@ -226,13 +239,11 @@ class Study:
         network, inputs = sensor_network(baseline, teacher=False)
         self.record(f"vskd.sensor_baseline{suffix}", f"VSKD sensor baseline ({network}, CE only)",
                     f"{modality} {inputs}", self.train(baseline), "student")
-        for term in ("", *[t for t in self.plan.ablate if t in ABLATIONS["vision2sensor"]]):
-            options = self.options(f"vskd-student{'-' + term if term else ''}{job}", seed, "vision2sensor",
-                                   stage="student", teachers=teacher_stage, student_train_fraction=fraction,
-                                   ablate=(term,) if term else ())
-            name = f"VSKD sensor student ({network} + DASK)" + (f" without {term}" if term else "")
-            self.record(f"vskd.student{'-' + term if term else ''}{suffix}", name, f"{modality} {inputs}",
-                        self.train(options), "student", baseline=f"vskd.sensor_baseline{suffix}")
+        for tag, named, extra in self.students("vision2sensor"):
+            options = self.options(f"vskd-student{tag}{job}", seed, "vision2sensor", stage="student",
+                                   teachers=teacher_stage, student_train_fraction=fraction, **extra)
+            self.record(f"vskd.student{tag}{suffix}", f"VSKD sensor student ({network} + DASK)" + named,
+                        f"{modality} {inputs}", self.train(options), "student", baseline=f"vskd.sensor_baseline{suffix}")
         self.classical(seed, fraction, modality)
 
     def classical(self, seed: int, fraction: float, modality: str) -> None:
