@@ -107,13 +107,13 @@ def test_set_values_parse_numbers_lists_and_paths():
                       "flip": False}
 
 
-def test_a_raw_signal_study_with_averaged_teachers_names_its_networks(trainer_utd_store, tmp_path):
+def test_a_raw_signal_study_names_its_networks_runs_variants_and_reuses_runs(trainer_utd_store, tmp_path):
     out = tmp_path / "raw.json"
-    result = CliRunner().invoke(cli, [
-        "study", "--dataset", UTD, "--methods", "sensor2sensor", "--student-modalities", "gyro", "--seeds", "1",
-        "--runs-dir", str(tmp_path), "--json", str(out), "--quiet", "--set", f"store={trainer_utd_store}",
-        "--set", "epochs=1", "--set", "batch_size=4", "--set", "device=cpu", "--set", "sensor_encoder=raw",
-        "--set", "ablate=[spamfm]", "--variant", "kd1:alpha=1,gamma=0,modalities=[acc, gyro]"])
+    args = ["study", "--dataset", UTD, "--methods", "sensor2sensor", "--student-modalities", "gyro", "--seeds", "1",
+            "--runs-dir", str(tmp_path), "--json", str(out), "--quiet", "--set", f"store={trainer_utd_store}",
+            "--set", "epochs=1", "--set", "batch_size=4", "--set", "device=cpu", "--set", "sensor_encoder=raw",
+            "--set", "ablate=[spamfm]", "--variant", "kd1:alpha=1,gamma=0,modalities=[acc, gyro]"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     rows = {r["key"]: r for r in report["rows"]}
@@ -122,6 +122,12 @@ def test_a_raw_signal_study_with_averaged_teachers_names_its_networks(trainer_ut
     assert (variant["alpha"], variant["gamma"]) == (1, 0) and variant["student_modality"] == "gyro"
     assert rows["s2s.gyro.student-kd1"]["model"].endswith("(ResNet-1D + DASK) (kd1)")
     assert {g["student"]: g["baseline"] for g in report["gains"]}["s2s.gyro.student-kd1"] == "s2s.gyro.baseline"
+    config_path = tmp_path / "study" / "s2s-baseline-gyro-s0" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    del config["options"]["data"]["shuffle"]  # as a run trained before the field existed
+    config_path.write_text(yaml.safe_dump(config))
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "training" not in again.output and "reusing" in again.output
     bad = CliRunner().invoke(cli, ["study", "--dataset", UTD, "--methods", "sensor2sensor", "--variant", "x:no_such=1"])
     assert bad.exit_code != 0 and "no_such" in bad.output
     assert rows["s2s.gyro.baseline"]["input"] == rows["s2s.gyro.student"]["input"] == "gyro stream"

@@ -124,11 +124,13 @@ class Study:
                                runs_dir=Path(self.plan.runs_dir) / self.plan.name, overwrite=True, baseline=False)
 
     def train(self, options: RunOptions) -> Path:
-        """run_training unless the run directory already holds its results with the same options."""
+        """run_training unless the run directory already holds its results with the same options (a field
+        added since the run was trained counts with its default)."""
         stages = ("teachers", "student") if options.stage == "all" else (options.stage,)
         config = options.run_dir / CONFIG_FILE
         done = config.exists() and all((options.run_dir / s / RESULTS_FILE).exists() for s in stages)
-        if done and _what_is_trained(yaml.safe_load(config.read_text())["options"]) == _what_is_trained(options.to_dict()):
+        saved = RunOptions.from_dict(yaml.safe_load(config.read_text())["options"]).to_dict() if done else None
+        if done and _what_is_trained(saved) == _what_is_trained(options.to_dict()):
             self.say(f"  reusing {options.run_dir}")
         else:
             self.say(f"  training {options.run_dir.name}")
