@@ -316,14 +316,16 @@ def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teacher
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best")
 @click.option("--device", default="cpu")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32)
-def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size) -> None:
+@click.option("--save-predictions", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write each stage's scored rows, take keys, labels and logits per head to this .npz")
+def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions) -> None:
     """Top-1, macro-F1, per-class accuracy and confusion matrix of a trained run (deterministic)."""
     from pipeline.config import load_dataset as load
     from training.evaluate import evaluate_run, format_evaluation
     from training.recipes import read_config
 
     try:
-        evaluations = evaluate_run(run_dir, protocol, stage, checkpoint, device, batch_size)
+        evaluations = evaluate_run(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions)
         classes = list(load(read_config(run_dir)["options"]["dataset"]).classes)
     except _user_errors() as error:
         raise click.ClickException(str(error))

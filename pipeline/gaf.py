@@ -8,9 +8,10 @@ turned into phi = arccos(x~); then
     GADF_ij = sin(phi_i - phi_j) = sqrt(1 - x~_i^2) x~_j - x~_i sqrt(1 - x~_j^2)
 
 computed as one batched rank-2 matrix product per image (float32), without evaluating arccos.
-The batch is cut into blocks of BLOCK_SERIES series, each scaled and multiplied by one thread
-into its slice of the output (numpy releases the GIL in both), so `threads` cores share the work,
-page faults of the fresh output included; a block's working set stays in cache.
+The scaled series are computed for the whole batch at once (cheap, vectorised); the images, bound
+by writing the output, are cut into one contiguous block per thread, each multiplied into its
+slice of the output (numpy's matmul releases the GIL), so `threads` cores share the work and the
+page faults of the fresh output.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 
 METHODS = ("summation", "difference")
 SCALINGS = ("minmax", "range")
-BLOCK_SERIES = 64  # series per thread task: 64 x 3 images of 64 px are 3 MB of float32
+MIN_BLOCK_IMAGES = 64  # fewer images than this per thread: computed in the calling thread
 
 # sklearn's MinMaxScaler (used by pyts) treats a data range below this as zero: the series is
 # then mapped to the lower bound -1, so a constant axis gives GASF = 1 and GADF = 0.
@@ -141,25 +142,22 @@ def gaf_images(
     if isinstance(size, bool) or int(size) != size or size < 1:
         raise ValueError(f"gaf_images: size must be a positive integer, got {size!r}")
     size = int(size)
-    series = np.asarray(series)
-    scaled_series(series[:1], size, scaling, axis_ranges)  # bad arguments fail here, before any thread runs
-    batch, _, channels = series.shape
-    out = np.empty((batch, channels, size, size), dtype=np.float32)
-    starts = range(0, batch, BLOCK_SERIES)
+    cos = scaled_series(series, size, scaling, axis_ranges)
+    batch, channels = cos.shape[:2]
+    cos = cos.reshape(batch * channels, size)
+    out = np.empty((batch * channels, size, size), dtype=np.float32)
+    workers = max(1, min(threads or os.cpu_count() or 1, len(cos) // MIN_BLOCK_IMAGES))
+    block = -(-len(cos) // workers) if len(cos) else 1
 
-    def block(start: int) -> None:
-        stop = min(start + BLOCK_SERIES, batch)
-        cos = scaled_series(series[start:stop], size, scaling, axis_ranges)
-        _gaf_block(cos.reshape(-1, size), method, out[start:stop].reshape(-1, size, size))
+    def fill(start: int) -> None:
+        _gaf_block(cos[start:start + block], method, out[start:start + block])
 
-    workers = min(threads or os.cpu_count() or 1, len(starts))
-    if workers <= 1:
-        for start in starts:
-            block(start)
+    if workers == 1:
+        fill(0)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(block, starts))
-    return out
+            list(pool.map(fill, range(0, len(cos), block)))
+    return out.reshape(batch, channels, size, size)
 
 
 def _gaf_block(cos: np.ndarray, method: str, out: np.ndarray) -> None:

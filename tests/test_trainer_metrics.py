@@ -25,3 +25,12 @@ def test_matches_scikit_learn_on_random_predictions():
     assert np.isclose(s.accuracy, accuracy_score(labels, preds))
     assert np.isclose(s.macro_f1, f1_score(labels, preds, average="macro"))
     assert np.array_equal(s.confusion, sk_confusion(labels, preds, labels=range(9)))
+
+
+def test_top5_counts_labels_among_the_five_highest_scores():
+    logits = np.array([[9, 8, 7, 6, 5, 4, 0.0], [0, 1, 2, 3, 4, 5, 6.0], [6, 5, 4, 3, 2, 1, 0.0]])
+    labels = np.array([4, 6, 6])  # 5th highest, highest, lowest
+    s = score(labels, logits.argmax(axis=1), num_classes=7, logits=logits)
+    assert s.top5 == 2 / 3 and s.accuracy == 1 / 3
+    assert score(labels % 3, labels % 3, num_classes=3, logits=logits[:, :3]).top5 == 1.0  # C <= 5
+    assert score(labels, labels, num_classes=7).top5 is None and "top5" not in score(labels, labels, 7).summary()

@@ -195,14 +195,19 @@ def _atomic_save(obj, path: Path) -> None:
 
 @dataclass
 class Predictions:
-    """Rows scored, their labels and each head's predicted class, in row order."""
+    """Rows scored, their labels and each head's logits (N, C) float32, in row order."""
 
     rows: np.ndarray
     labels: np.ndarray
-    preds: dict[str, np.ndarray]
+    logits: dict[str, np.ndarray]
+
+    @property
+    def preds(self) -> dict[str, np.ndarray]:
+        """Each head's predicted class (N,)."""
+        return {head: z.argmax(axis=1) for head, z in self.logits.items()}
 
     def scores(self, num_classes: int) -> dict[str, Scores]:
-        return {head: score(self.labels, p, num_classes) for head, p in self.preds.items()}
+        return {head: score(self.labels, z.argmax(axis=1), num_classes, z) for head, z in self.logits.items()}
 
 
 def _gather(arrays: dict[str, np.ndarray], world: int) -> dict[str, np.ndarray]:
@@ -217,19 +222,20 @@ def _gather(arrays: dict[str, np.ndarray], world: int) -> dict[str, np.ndarray]:
 def predict(stage: Stage, loader: Loader, ctx: Context, epoch: int = 0) -> Predictions:
     """Eval-mode predictions of every head over the loader's rows (all ranks' shards gathered)."""
     stage.eval()
-    rows, labels, preds = [], [], {h: [] for h in stage.heads}
+    rows, labels, logits = [], [], {h: [] for h in stage.heads}
     for batch in loader.epoch(epoch):
         with ctx.autocast():
-            logits = stage.predict(batch)
+            out = stage.predict(batch)
         rows.append(batch.clip if loader.unit == "clips" else batch.take)
         labels.append(batch.label.cpu().numpy())
         for head in stage.heads:
-            preds[head].append(logits[head].float().argmax(dim=1).cpu().numpy())
-    local = {"rows": _concat(rows), "labels": _concat(labels), **{f"pred/{h}": _concat(p) for h, p in preds.items()}}
+            logits[head].append(out[head].float().cpu().numpy())
+    local = {"rows": _concat(rows), "labels": _concat(labels),
+             **{f"logits/{h}": np.concatenate(z) if z else np.zeros((0, 0), np.float32) for h, z in logits.items()}}
     merged = _gather(local, ctx.world)
     order = np.argsort(merged["rows"], kind="stable")
     return Predictions(rows=merged["rows"][order], labels=merged["labels"][order],
-                       preds={h: merged[f"pred/{h}"][order] for h in stage.heads})
+                       logits={h: merged[f"logits/{h}"][order] for h in stage.heads})
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:

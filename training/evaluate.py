@@ -32,8 +32,13 @@ class StageEvaluation:
 
 
 def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None = None, checkpoint: str = "best",
-                 device: str = "cpu", batch_size: int = 32) -> list[StageEvaluation]:
-    """Scores of each trained stage of run_dir (or only `stage`) on the test split of `protocol`."""
+                 device: str = "cpu", batch_size: int = 32, save_predictions: Path | None = None) -> list[StageEvaluation]:
+    """Scores of each trained stage of run_dir (or only `stage`) on the test split of `protocol`.
+
+    save_predictions: an .npz with, per stage, the scored store rows (`<stage>/rows`, clip rows for a
+    video stage, take rows otherwise), their take keys and labels, and each head's logits
+    (`<stage>/logits/<head>`, (N, C) float32).
+    """
     run_dir = Path(run_dir)
     options = RunOptions.from_dict(read_config(run_dir)["options"])
     spec = load_dataset(options.dataset)
@@ -43,7 +48,7 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
     store = open_checked_store(options.store_path)
     ctx = make_context(device, amp=False, channels_last=False, progress=False)
     names = [stage] if stage else [s for s in STAGE_ORDER if (run_dir / s).is_dir()]
-    evaluations = []
+    evaluations, arrays = [], {}
     for name in names:
         path = _checkpoint(run_dir / name, checkpoint)
         saved = load_checkpoint(path)
@@ -62,6 +67,12 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
                           batch_size, ctx.device, normalize, seed=options.seed, splits=("test",))
         predictions = predict(evaluator, data.test, ctx)
         evaluations.append(StageEvaluation(name, path, int(saved["epoch"]), predictions.scores(spec.num_classes)))
+        takes = store.clips["take"][predictions.rows] if evaluator.unit == "clips" else predictions.rows
+        arrays.update({f"{name}/rows": predictions.rows, f"{name}/take_keys": store.takes["key"][takes].astype(str),
+                       f"{name}/labels": predictions.labels,
+                       **{f"{name}/logits/{h}": z for h, z in predictions.logits.items()}})
+    if save_predictions is not None:
+        np.savez_compressed(save_predictions, **arrays)
     out = run_dir / f"evaluation-{protocol}-{checkpoint}.json"
     out.write_text(json.dumps({e.stage: {"checkpoint": str(e.checkpoint), "epoch": e.epoch,
                                          "heads": {h: s.to_dict() for h, s in e.scores.items()}}
@@ -84,7 +95,7 @@ def format_evaluation(evaluations: list[StageEvaluation], class_names: list[str]
     for e in evaluations:
         for head, s in e.scores.items():
             lines.append(f"{e.stage} [{head}] {e.checkpoint.name} (epoch {e.epoch}): top-1 {100 * s.accuracy:.2f}%  "
-                         f"macro-F1 {100 * s.macro_f1:.2f}%  ({s.count} test samples)")
+                         f"top-5 {100 * s.top5:.2f}%  macro-F1 {100 * s.macro_f1:.2f}%  ({s.count} test samples)")
             present = np.flatnonzero(s.confusion.sum(axis=1) + s.confusion.sum(axis=0))
             for c in present:
                 acc = s.per_class_accuracy[c]

@@ -1,40 +1,18 @@
-"""Classification metrics from integer labels and predictions (NumPy in, NumPy/float out).
+"""Classification metrics from integer labels, predictions and (optionally) class scores, via scikit-learn.
 
 accuracy = mean(pred == label); macro-F1 = mean of 2 TP / (2 TP + FP + FN) over the classes that
-occur in the labels or the predictions (scikit-learn's convention); per-class accuracy (recall) =
-TP / support, NaN where the class has no sample.
+occur in the labels or the predictions (scikit-learn's default); per-class accuracy (recall) =
+TP / support, NaN where the class has no sample; top-5 = share of samples whose label is among
+the k = min(5, C) highest scores (only when the scores are given).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn import metrics
 
-
-def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C, C) int64; row = true class, column = predicted class."""
-    labels = np.asarray(labels, dtype=np.int64)
-    preds = np.asarray(preds, dtype=np.int64)
-    flat = labels * num_classes + preds
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
-    """Top-1 accuracy in [0, 1]; 0.0 for an empty set."""
-    labels = np.asarray(labels)
-    return float(np.mean(labels == np.asarray(preds))) if labels.size else 0.0
-
-
-def macro_f1(confusion: np.ndarray) -> float:
-    """Mean F1 over the classes that occur in the labels or the predictions."""
-    tp = np.diag(confusion).astype(np.float64)
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    seen = (support + predicted) > 0
-    if not seen.any():
-        return 0.0
-    f1 = 2 * tp[seen] / (support[seen] + predicted[seen])
-    return float(f1.mean())
+TOP_K = 5
 
 
 def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
@@ -53,10 +31,12 @@ class Scores:
     per_class_accuracy: np.ndarray  # (C,)
     confusion: np.ndarray  # (C, C)
     count: int
+    top5: float | None = None  # with class scores only
 
     def summary(self) -> dict[str, float]:
         """The scalar figures, for metrics.jsonl and tables."""
-        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "count": self.count}
+        figures = {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "count": self.count}
+        return figures if self.top5 is None else {**figures, "top5": self.top5}
 
     def to_dict(self) -> dict:
         """Everything, JSON-serialisable (NaN per-class entries become None)."""
@@ -67,13 +47,22 @@ class Scores:
         }
 
 
-def score(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> Scores:
-    """Accuracy, macro-F1, per-class accuracy and confusion of one set of predictions."""
-    confusion = confusion_matrix(labels, preds, num_classes)
+def score(labels: np.ndarray, preds: np.ndarray, num_classes: int, logits: np.ndarray | None = None) -> Scores:
+    """Accuracy, macro-F1, per-class accuracy, confusion and (with logits (N, C)) top-5 of one set of predictions."""
+    labels, preds = np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64)
+    classes = np.arange(num_classes)
+    confusion = metrics.confusion_matrix(labels, preds, labels=classes)
+    if labels.size == 0:
+        return Scores(0.0, 0.0, per_class_accuracy(confusion), confusion, 0)
+    top5 = None
+    if logits is not None:  # with C <= 5 classes every label is among the top 5
+        top5 = 1.0 if num_classes <= TOP_K else float(metrics.top_k_accuracy_score(labels, logits, k=TOP_K,
+                                                                                     labels=classes))
     return Scores(
-        accuracy=accuracy(labels, preds),
-        macro_f1=macro_f1(confusion),
+        accuracy=float(metrics.accuracy_score(labels, preds)),
+        macro_f1=float(metrics.f1_score(labels, preds, average="macro", zero_division=0)),
         per_class_accuracy=per_class_accuracy(confusion),
         confusion=confusion,
-        count=int(np.asarray(labels).size),
+        count=int(labels.size),
+        top5=top5,
     )

@@ -207,10 +207,11 @@ class Study:
 
     def students(self, mode: str) -> list[tuple[str, str, dict]]:
         """(key and job suffix, model-name suffix, options) of each student row: the method's own, one per
-        ablated term of `mode`, one per variant."""
-        rows = [("", "", {})]
+        ablated term of `mode`, one per variant. A student ablates only its own row's term (the study's
+        --set ablate=... is the teachers' choice)."""
+        rows = [("", "", {"ablate": ()})]
         rows += [(f"-{t}", f" without {t}", {"ablate": (t,)}) for t in self.plan.ablate if t in ABLATIONS[mode]]
-        rows += [(f"-{name}", f" ({name})", dict(overrides)) for name, overrides in self.plan.variants.items()]
+        rows += [(f"-{name}", f" ({name})", {"ablate": (), **overrides}) for name, overrides in self.plan.variants.items()]
         return rows
 
     def sensor2sensor_rows(self, seed: int, fraction: float, teachers: Path, modality: str | None) -> None:
