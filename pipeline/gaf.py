@@ -8,10 +8,9 @@ turned into phi = arccos(x~); then
     GADF_ij = sin(phi_i - phi_j) = sqrt(1 - x~_i^2) x~_j - x~_i sqrt(1 - x~_j^2)
 
 computed as one batched rank-2 matrix product per image (float32), without evaluating arccos.
-The scaled series are computed for the whole batch at once (cheap, vectorised); the images, bound
-by writing the output, are cut into one contiguous block per thread, each multiplied into its
-slice of the output (numpy's matmul releases the GIL), so `threads` cores share the work and the
-page faults of the fresh output.
+The batch is cut into one contiguous block of series per thread; each thread scales its block and
+multiplies its images into its slice of the output (numpy releases the GIL in both), so `threads`
+cores share the work and the page faults of the fresh output.
 """
 from __future__ import annotations
 
@@ -142,22 +141,23 @@ def gaf_images(
     if isinstance(size, bool) or int(size) != size or size < 1:
         raise ValueError(f"gaf_images: size must be a positive integer, got {size!r}")
     size = int(size)
-    cos = scaled_series(series, size, scaling, axis_ranges)
-    batch, channels = cos.shape[:2]
-    cos = cos.reshape(batch * channels, size)
-    out = np.empty((batch * channels, size, size), dtype=np.float32)
-    workers = max(1, min(threads or os.cpu_count() or 1, len(cos) // MIN_BLOCK_IMAGES))
-    block = -(-len(cos) // workers) if len(cos) else 1
+    series = np.asarray(series)
+    scaled_series(series[:1], size, scaling, axis_ranges)  # a bad argument fails here, before any thread runs
+    batch, _, channels = series.shape
+    out = np.empty((batch, channels, size, size), dtype=np.float32)
+    workers = max(1, min(threads or os.cpu_count() or 1, batch * channels // MIN_BLOCK_IMAGES))
+    block = max(1, -(-batch // workers))
 
     def fill(start: int) -> None:
-        _gaf_block(cos[start:start + block], method, out[start:start + block])
+        cos = scaled_series(series[start:start + block], size, scaling, axis_ranges)
+        _gaf_block(cos.reshape(-1, size), method, out[start:start + block].reshape(-1, size, size))
 
     if workers == 1:
         fill(0)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(fill, range(0, len(cos), block)))
-    return out.reshape(batch, channels, size, size)
+            list(pool.map(fill, range(0, batch, block)))
+    return out
 
 
 def _gaf_block(cos: np.ndarray, method: str, out: np.ndarray) -> None:

@@ -137,7 +137,7 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_threads_split_the_batch_without_changing_a_value(method):
-    series = random_series(150, 90, seed=3)  # 450 images: blocks of 150 on 3 threads
+    series = random_series(150, 90, seed=3)  # blocks of 50 series on 3 threads
     one = gaf_images(series, 32, method, threads=1)
     np.testing.assert_array_equal(gaf_images(series, 32, method, threads=3), one)
     np.testing.assert_array_equal(gaf_images(series[100:], 32, method), one[100:])
