@@ -370,6 +370,21 @@ def _default_workers(residency: str, device: torch.device) -> int:
     return 1 if device.type == "cuda" else 0
 
 
+def _place(store: Store, options: DataOptions, clip_rows: np.ndarray, take_rows: np.ndarray,
+           modalities: tuple[str, ...], slots: np.ndarray | None, stream: StreamGrid | None,
+           device: torch.device) -> tuple[Residency, Resident | StoreReader]:
+    """Where this rank's arrays live (training.residency) and the source that serves their batches."""
+    nbytes = selection_bytes(store, len(np.unique(clip_rows)), len(slots) if slots is not None else 0,
+                             len(np.unique(take_rows)), modalities, stream)
+    max_memory = parse_size(options.max_memory) if options.max_memory is not None else None
+    residency = choose_residency(options.residency, nbytes, device, max_memory)
+    workers = options.workers if options.workers is not None else _default_workers(residency.where, device)
+    if residency.where in IN_MEMORY:
+        return residency, Resident(store, clip_rows, take_rows, modalities, slots, device, residency.where, stream,
+                                   workers)
+    return residency, StoreReader(store, slots, device, stream, workers)
+
+
 def build_data(
     store: Store, spec: DatasetSpec, options: DataOptions, unit: str, train_needs: Needs, eval_needs: Needs,
     batch_size: int, device: torch.device, normalize: Callable[[Tensor], Tensor] | None = None,
@@ -393,15 +408,8 @@ def build_data(
     if options.stream_seconds:
         stream = StreamGrid(options.stream_seconds, store.layout.signal_length,
                             {m: np.asarray(spec.sensors[m].range) for m in modalities})
-    nbytes = selection_bytes(store, len(np.unique(clip_rows)) if needs_video else 0,
-                             len(slots) if slots is not None else 0, len(np.unique(take_rows)), modalities, stream)
-    max_memory = parse_size(options.max_memory) if options.max_memory is not None else None
-    residency = choose_residency(options.residency, nbytes, device, max_memory)
-    workers = options.workers if options.workers is not None else _default_workers(residency.where, device)
-    if residency.where in IN_MEMORY:
-        source = Resident(store, clip_rows, take_rows, modalities, slots, device, residency.where, stream, workers)
-    else:
-        source = StoreReader(store, slots, device, stream, workers)
+    residency, source = _place(store, options, clip_rows if needs_video else np.zeros(0, np.int64), take_rows,
+                               modalities, slots, stream, device)
     shuffle = options.shuffle if options.shuffle != "auto" else ("chunks" if residency.where == "stream" else "rows")
     frame_shape = tuple(store.layout.frame_size) if needs_video else (0, 0)
     common = dict(options=options, segments=segments, candidates=store.candidates, frame_shape=frame_shape,
