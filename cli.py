@@ -5,18 +5,19 @@ errors a user can fix come back as one line (click.ClickException).
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 import click
 
-from pipeline.config import REPO_ROOT, DatasetsError, dataset_names, load_dataset
+from pipeline.config import CACHE_DIR, DATASETS_ENV, RUNS_DIR, DatasetsError, dataset_names, load_dataset
+from pipeline.store import store_path
 from training.options import (MODES, OPTIMIZERS, RESIDENCIES, SENSOR_ENCODERS, SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES,
                               STAGE_SIDES)
 
 SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
-DEFAULT_CACHE = REPO_ROOT / "cache"
 
 
 def parse_frame_size(value: str | None) -> tuple[int, int] | None:
@@ -78,8 +79,12 @@ def stage_optim_options(command):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-def cli() -> None:
+@click.option("--datasets", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar=DATASETS_ENV,
+              default=None, help=f"a datasets.yaml of your own (or ${DATASETS_ENV}) [default: the shipped one]")
+def cli(datasets) -> None:
     """Cross-modal knowledge distillation for human action recognition (SAKDN, VSKD)."""
+    if datasets is not None:
+        os.environ[DATASETS_ENV] = str(datasets)
 
 
 @cli.command()
@@ -116,7 +121,7 @@ def synth(layout, out, subjects, takes, classes, seed, quirks, frame_size) -> No
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--root", type=click.Path(path_type=Path), default=None,
               help="raw dataset tree [default: datasets.yaml root, or its root_env variable]")
-@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default="cache/ of the repository",
+@click.option("--cache", type=click.Path(path_type=Path), default=CACHE_DIR, show_default="cache/ under the working directory",
               help="store folder")
 @click.option("--modalities", default=None, help="comma list of sensor modalities and/or 'video' [default: all]")
 @click.option("--scheduler", default="threads", help="synchronous | threads | processes | tcp://host:port")
@@ -178,7 +183,7 @@ def prepare(dataset, root, cache, modalities, scheduler, workers, force, limit, 
 
 @cli.command()
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
-@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default="cache/ of the repository",
+@click.option("--cache", type=click.Path(path_type=Path), default=CACHE_DIR, show_default="cache/ under the working directory",
               help="store folder")
 @click.option("--store", type=click.Path(path_type=Path), default=None,
               help="the store itself, as train / evaluate / baseline take it [default: <cache>/<dataset>.zarr]")
@@ -349,7 +354,7 @@ def baseline(dataset, protocol, store, seed, out) -> None:
         raise click.BadParameter(f"{protocol!r} is not declared for {dataset} ({', '.join(spec.protocols)})",
                                  param_hint="--protocol")
     try:
-        opened = open_checked_store(store or Path("cache") / f"{dataset}.zarr")
+        opened = open_checked_store(store or store_path(CACHE_DIR, dataset))
         results = run_baseline(opened, spec, protocol, seed)
     except _user_errors() as error:
         raise click.ClickException(str(error))
@@ -399,7 +404,7 @@ def _number(value):
 @cli.command()
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--name", default="study", help="folder under --runs-dir that holds the study's runs")
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=REPO_ROOT / "runs", show_default="runs/")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=RUNS_DIR, show_default="runs/ under the working directory")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, help="seeds 0 .. N-1, each a full set of rows")
 @click.option("--train-fractions", default="1", help="comma list of student training fractions, e.g. 1,0.5,0.25")
 @click.option("--methods", default="sakdn,vskd", help="comma list: sakdn, vskd, sensor2sensor")
@@ -449,6 +454,11 @@ def demo(workdir, epochs_scale, seeds, ablate, json_path, quiet) -> None:
                              progress=not quiet), json_path)
     except _user_errors() as error:
         raise click.ClickException(str(error))
+
+
+def main() -> None:
+    """The `cmkd` console script: the same commands as `python cli.py`."""
+    cli(prog_name=Path(sys.argv[0]).name)
 
 
 if __name__ == "__main__":

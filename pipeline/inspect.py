@@ -7,16 +7,15 @@ image of each axis, then the centre candidate frame of every segment of each of 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import REPO_ROOT, load_dataset
+from pipeline.config import CACHE_DIR, load_dataset
 from pipeline.sampling import centre_candidates
 from pipeline.splits import split_masks
-from pipeline.store import FAILED, OK, PENDING, Store, open_store
+from pipeline.store import FAILED, OK, PENDING, Store, open_store, store_path
 
 
 class InspectError(Exception):
@@ -26,7 +25,7 @@ class InspectError(Exception):
 @dataclass(frozen=True)
 class InspectOptions:
     dataset: str
-    cache: Path = REPO_ROOT / "cache"
+    cache: Path = CACHE_DIR
     as_json: bool = False
     take_index: int | None = None
     take_key: str | None = None
@@ -34,19 +33,12 @@ class InspectOptions:
     store: Path | None = None  # the store itself, as train / evaluate / baseline name it (wins over cache)
 
 
-def _disk_bytes(folder: Path) -> int:
-    total = 0
-    for base, _, files in os.walk(folder):
-        total += sum(os.path.getsize(os.path.join(base, f)) for f in files)
-    return total
-
-
 def array_table(store: Store) -> list[dict]:
     """One row per array: name, shape, dtype, chunks, stored bytes, raw bytes and their ratio."""
     rows = []
     for name in store.array_names():
         array = store.array(name)
-        stored = _disk_bytes(store.path / name)
+        stored = array.nbytes_stored()
         kind = np.dtype(array.dtype).kind
         itemsize = np.dtype(array.dtype).itemsize if kind not in "OTU" else None
         raw = int(np.prod(array.shape)) * itemsize if itemsize else None
@@ -116,7 +108,7 @@ def summarise(store: Store) -> dict:
         "modalities": modalities,
         "has_video": store.has_video,
         "arrays": array_table(store),
-        "stored_bytes": _disk_bytes(store.path),
+        "stored_bytes": store.stored_bytes(),
         "classes": [
             {"label": i, "name": name, "takes": int((labels == i).sum()), "clips": int((clip_labels == i).sum())}
             for i, name in enumerate(store.class_names)
@@ -230,7 +222,7 @@ def render_take(store: Store, take: int, png: Path) -> Path:
 
 def inspect_store(options: InspectOptions) -> str:
     """Summary text (or JSON) of <cache>/<dataset>.zarr; renders one take when --png is given."""
-    path = Path(options.store) if options.store else Path(options.cache) / f"{options.dataset}.zarr"
+    path = Path(options.store) if options.store else store_path(options.cache, options.dataset)
     try:
         store = open_store(path)
     except (FileNotFoundError, ValueError) as error:

@@ -10,24 +10,22 @@ the same graph runs on the local schedulers and on a dask.distributed cluster.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from pipeline import store as zstore
-from pipeline.config import REPO_ROOT, DatasetsError, DatasetSpec, load_dataset
+from pipeline.config import CACHE_DIR, DatasetsError, DatasetSpec, load_dataset
+from pipeline.embeddings import COMBINES
+from pipeline.gaf import METHODS as GAF_METHODS, SCALINGS
 from pipeline.records import Clip, SourceError, Take
 
 SCHEDULERS = ("synchronous", "threads", "processes")
-GAF_METHODS = ("summation", "difference")
-SCALINGS = ("minmax", "range")
-COMBINES = ("sum", "mean")
 VIDEO = "video"
 
 
@@ -41,7 +39,7 @@ class PrepareOptions:
 
     dataset: str
     root: Path | None = None
-    cache: Path = REPO_ROOT / "cache"
+    cache: Path = CACHE_DIR
     modalities: tuple[str, ...] | None = None  # sensor modalities and/or "video"
     scheduler: str = "threads"  # synchronous | threads | processes | tcp://host:port
     workers: int | None = None
@@ -201,70 +199,6 @@ def prepare_clip_block(settings: BlockSettings, start: int, clips: Sequence[Clip
     return {"kind": "clips", "count": n, "failed": failed}
 
 
-# ----------------------------------------------------------------------------- lock
-
-
-class StoreLock:
-    """`<store>.lock` holding pid and host; a stale lock of a dead pid on this host is taken over."""
-
-    def __init__(self, store_path: Path):
-        self.path = Path(f"{store_path}.lock")
-        self.held = False
-
-    def _holder(self) -> tuple[int, str] | None:
-        try:
-            pid_text, host = self.path.read_text().split("\n")[:2]
-            return int(pid_text), host
-        except (OSError, ValueError):
-            return None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        host = socket.gethostname()
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is not None and holder[1] == host and not _pid_alive(holder[0]):
-                    self.path.unlink(missing_ok=True)  # stale: its writer is gone
-                    continue
-                if holder is None:
-                    raise PrepareError(f"{self.path}: lock file exists but is unreadable; "
-                                       "remove it if no prepare is running") from None
-                raise PrepareError(
-                    f"{self.path.with_suffix('')} is being written by pid {holder[0]} on {holder[1]} "
-                    f"(lock {self.path}); wait for it, or remove the lock if that run is gone"
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n{host}\n")
-            self.held = True
-            return
-        raise PrepareError(f"{self.path}: could not take the lock")
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self) -> StoreLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 # ----------------------------------------------------------------------------- planning
 
 
@@ -387,8 +321,11 @@ def _run_graph(tasks: list, totals: dict[str, int], scheduler: str, workers: int
                 kwargs["num_workers"] = workers
             with Progress():
                 return list(dask.compute(*tasks, **kwargs))
-        from distributed import Client, as_completed
-
+        try:
+            from distributed import Client, as_completed
+        except ModuleNotFoundError:
+            raise PrepareError(f"--scheduler {scheduler} needs dask.distributed: "
+                               "pip install 'crossmodal-kd[distributed]'") from None
         try:
             client = Client(scheduler, timeout="20s")
         except OSError as error:
@@ -477,7 +414,7 @@ def _check_existing(store_path: Path, options: PrepareOptions, config: dict, dig
     if options.force or attrs is None:
         if attrs is None and not (store_path / "zarr.json").exists() and any(store_path.iterdir()):
             raise PrepareError(f"{store_path}: exists and is not a Zarr store; move it away first")
-        shutil.rmtree(store_path)
+        zstore.remove_store(store_path)
         return False
     if attrs["config_digest"] != digest:
         raise PrepareError(
@@ -490,6 +427,20 @@ def _check_existing(store_path: Path, options: PrepareOptions, config: dict, dig
             "use --force to rebuild it"
         )
     return True
+
+
+@contextmanager
+def _write_lock(store_path: Path) -> Iterator[None]:
+    """The store's StoreLock for the whole prepare; a store busy with another writer is a PrepareError."""
+    lock = zstore.StoreLock(store_path)
+    try:
+        lock.acquire()
+    except zstore.StoreBusyError as error:
+        raise PrepareError(str(error)) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def prepare(options: PrepareOptions) -> PrepareReport:
@@ -523,7 +474,7 @@ def prepare(options: PrepareOptions) -> PrepareReport:
         "takes": [t.key for t in selection.takes],
         "clips": [[c.take_key, c.camera, _relative(c.video, root)] for c in selection.clips],
     })
-    store_path = Path(options.cache) / f"{spec.name}.zarr"
+    store_path = zstore.store_path(options.cache, spec.name)
     settings = BlockSettings(
         store_path=str(store_path), layout_name=spec.layout, modalities=selection.modalities,
         sensor_ranges={m: spec.sensors[m].range for m in selection.modalities}, signal_length=spec.signal_length,
@@ -532,7 +483,7 @@ def prepare(options: PrepareOptions) -> PrepareReport:
         decode_threads=1 if (options.workers or os.cpu_count() or 1) > 1 else 0,
     )
 
-    with StoreLock(store_path):
+    with _write_lock(store_path):
         if not _check_existing(store_path, options, config, digest, records_digest, root):
             _create(store_path, spec, options, selection, root, config, digest, records_digest)
         tasks, totals, skipped = _pending_tasks(settings, selection, options)

@@ -17,8 +17,12 @@ per chunk so random training reads decompress only what they use.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import shutil
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,66 @@ SCHEMA_VERSION = 1
 PENDING, OK, FAILED = "pending", "ok", "failed"
 TAKE_INT_COLUMNS = ("label", "subject", "trial", "scene", "session")
 CLIP_INT_COLUMNS = ("take", "camera", "nframes")
+
+
+def store_path(cache: Path, dataset: str) -> Path:
+    """<cache>/<dataset>.zarr: where prepare writes a dataset and where every command looks for it."""
+    return Path(cache) / f"{dataset}.zarr"
+
+
+def remove_store(path: Path) -> None:
+    """Delete a store (a half-created one, or one rebuilt with --force)."""
+    shutil.rmtree(path)
+
+
+class StoreBusyError(RuntimeError):
+    """Another live process holds the store's write lock; the message names it."""
+
+
+class StoreLock:
+    """An exclusive `fcntl.flock` on `<store>.lock`, which records the holder's pid and host.
+
+    The kernel drops a flock when its holder exits, however it ends (even SIGKILL), so the lock
+    of a dead writer is simply taken over; the file left behind is only a name. After locking,
+    the open file must still be the one at the path: a holder unlinks it on release, and a
+    process that had opened the old file meanwhile would otherwise lock a file nobody sees.
+    """
+
+    def __init__(self, store: Path):
+        self.path = Path(f"{store}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 256).decode(errors="replace").split() or ["?", "?"]
+                os.close(fd)
+                raise StoreBusyError(
+                    f"{self.path.with_suffix('')} is being written by pid {holder[0]} on {holder[-1]} "
+                    f"(lock {self.path}); wait for it to finish") from None
+            if os.path.exists(self.path) and os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                break
+            os.close(fd)  # the holder released and unlinked it between our open and our lock
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n{socket.gethostname()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> StoreLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def _compressor() -> ZstdCodec:
@@ -327,21 +391,15 @@ class Store:
         return columns
 
     def array_names(self) -> list[str]:
-        """Paths of every array in the store, e.g. 'sensors/acc/gaf'."""
-        names: list[str] = []
-
-        def walk(group: zarr.Group, prefix: str) -> None:
-            for name, member in sorted(group.members()):
-                if isinstance(member, zarr.Group):
-                    walk(member, f"{prefix}{name}/")
-                else:
-                    names.append(f"{prefix}{name}")
-
-        walk(self._group, "")
-        return names
+        """Paths of every array in the store, e.g. 'sensors/acc/gaf', sorted."""
+        return sorted(name for name, member in self._group.members(max_depth=None) if isinstance(member, zarr.Array))
 
     def array(self, name: str) -> zarr.Array:
         return self._group[name]
+
+    def stored_bytes(self) -> int:
+        """Bytes the whole store takes on disk (every chunk and metadata file)."""
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
 
 def open_store(path: Path) -> Store:

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from cli import cli
 from pipeline import store as zstore
-from pipeline.prepare import PrepareError, PrepareOptions, StoreLock, prepare
+from pipeline.prepare import PrepareError, PrepareOptions, prepare
+from pipeline.store import StoreLock
 from pipeline.synthetic import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]

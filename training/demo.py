@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config import CACHE_DIR, RUNS_DIR
 from training.study import StudyPlan, run_study
 
 DATASET = "synthetic-mmact"
@@ -116,9 +117,9 @@ def prepare_store(options: DemoOptions, root: Path, cache: Path) -> Path:
 def run_demo(options: DemoOptions, json_path: Path | None = None) -> dict:
     """Run the demo; prints the table and returns the study's result (rows, gains, seconds)."""
     workdir = Path(options.workdir)
-    root = synthesise(options, workdir / "cache" / "raw" / DATASET)
-    store_path = prepare_store(options, root, workdir / "cache")
-    plan = StudyPlan(dataset=DATASET, name="demo", seeds=tuple(range(options.seeds)), runs_dir=workdir / "runs",
+    root = synthesise(options, workdir / CACHE_DIR / "raw" / DATASET)
+    store_path = prepare_store(options, root, workdir / CACHE_DIR)
+    plan = StudyPlan(dataset=DATASET, name="demo", seeds=tuple(range(options.seeds)), runs_dir=workdir / RUNS_DIR,
                      ablate=options.ablate, overrides=options.overrides(store_path))
     result = run_study(plan, json_path)
     print(f"\n{DATASET}: {options.subjects} subjects x {len(options.classes)} classes x {options.sessions} sessions, "

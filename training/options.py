@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import REPO_ROOT, DatasetSpec, StageDefaults, load_dataset
+from pipeline.config import CACHE_DIR, RUNS_DIR, DatasetSpec, StageDefaults, load_dataset
+from pipeline.store import store_path
 from training.sampler import SHUFFLES
 
 MODES = ("sensor2vision", "vision2sensor", "sensor2sensor")
@@ -103,7 +104,7 @@ class DataOptions:
     """What the data side selects and how it shapes batches."""
 
     protocol: str | None = None  # None: the dataset's default_protocol
-    store: Path | None = None  # None: cache/<dataset>.zarr
+    store: Path | None = None  # None: cache/<dataset>.zarr under the working directory
     val_fraction: float = 0.2  # share of TRAINING subjects held out for model selection
     val_subjects: tuple[int, ...] = ()  # explicit held-out training subjects (wins over val_fraction)
     gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
@@ -134,7 +135,7 @@ class RunOptions:
     gamma: float
     stage: str = "all"
     name: str | None = None  # run directory name under runs_dir; None: <dataset>-<mode>-s<seed>
-    runs_dir: Path = REPO_ROOT / "runs"
+    runs_dir: Path = RUNS_DIR
     teachers: Path | None = None  # run directory whose stage-1 weights the student stage reuses
     backbone: str = "bninception"  # TRN backbone (student in sensor2vision, teacher in vision2sensor)
     modalities: tuple[str, ...] = ()  # sensor teachers; empty: every modality of the store
@@ -173,7 +174,7 @@ class RunOptions:
 
     @property
     def store_path(self) -> Path:
-        return Path(self.data.store) if self.data.store else REPO_ROOT / "cache" / f"{self.dataset}.zarr"
+        return Path(self.data.store) if self.data.store else store_path(CACHE_DIR, self.dataset)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (paths as strings, tuples as lists), for YAML."""

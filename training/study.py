@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from pipeline.config import load_dataset
+from pipeline.config import RUNS_DIR, load_dataset
 from pipeline.store import Store
 from training.baseline import run_baseline
 from training.options import ABLATIONS, OptionsError, RunOptions, resolve_options
@@ -65,7 +65,7 @@ class StudyPlan:
     ablate: tuple[str, ...] = ()  # terms of either method's ABLATIONS: one extra student row each
     student_modalities: tuple[str, ...] = ()  # sensor2sensor students; empty: the student_modality option
     variants: dict[str, dict] = field(default_factory=dict)  # name -> options of one extra student row each
-    runs_dir: Path = Path("runs")
+    runs_dir: Path = RUNS_DIR
     overrides: dict = field(default_factory=dict)
 
 
