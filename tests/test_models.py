@@ -14,6 +14,7 @@ from training.models import (
     TRN,
     VGG16BN,
     BNInception,
+    InputNormalizer,
     NetOutput,
     ResNetStudent,
     WeightsError,
@@ -403,16 +404,18 @@ def test_normalizer_imagenet_on_unit_rgb():
     torch.testing.assert_close(out[0, 0, :, 0, 0], torch.tensor(expected))
 
 
-@pytest.mark.parametrize("backbone", ["bninception", "resnet50", "vgg16bn"])
-def test_normalizer_uint8_channels_last_equals_float_channels_first(backbone):
+@pytest.mark.parametrize("convention", ["caffe", "imagenet"])
+def test_normalizer_uint8_channels_last_equals_float_channels_first(convention):
     frames = torch.randint(0, 256, (3, 6, 7, 3), dtype=torch.uint8)
-    norm = input_normalizer(backbone)
+    norm = InputNormalizer(convention)
     torch.testing.assert_close(norm(frames), norm(frames.permute(0, 3, 1, 2).float()))
 
 
 def test_normalizer_rejects_bad_input():
-    with pytest.raises(ValueError, match="unknown backbone"):
+    with pytest.raises(ValueError, match="unknown video backbone"):
         input_normalizer("alexnet")
+    with pytest.raises(ValueError, match="unknown convention"):
+        InputNormalizer("alexnet")
     norm = input_normalizer("resnet18")
     with pytest.raises(ValueError, match=r"\(\.\.\., H, W, 3\)"):
         norm(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))

@@ -23,8 +23,8 @@ from training.recipes.common import stream_seconds
 from training.streams import augment_streams, grid_seconds, time_grid
 
 UTD = "synthetic-utd-mhad"
-TINY = dict(epochs=1, batch_size=4, lr=1e-3, optimizer="adam", frame_size=32, segments=2, backbone="resnet18",
-            device="cpu", progress=False, baseline=False, overwrite=True, workers=0, sensor_encoder="raw")
+TINY = dict(epochs=1, batch_size=4, lr=1e-3, optimizer="adam", crop_size=32, segments=2, backbone="resnet18",
+            device="cpu", progress=False, baseline=False, overwrite=True, loader_workers=0, sensor_encoder="raw")
 RANGES = np.array([[-2.0, 2.0]] * 3)
 
 

@@ -26,7 +26,7 @@ CPU = torch.device("cpu")
 
 def _batches(store_path, unit, needs, epoch, **data):
     store, spec = open_store(store_path), load_dataset(UTD)
-    options = DataOptions(frame_size=32, segments=2, shuffle="chunks", **data)
+    options = DataOptions(crop_size=32, segments=2, shuffle="chunks", **data)
     built = build_data(store, spec, options, unit, needs, needs, batch_size=3, device=CPU)
     return built, list(built.train.epoch(epoch)) + list(built.test.epoch(epoch))
 
@@ -38,7 +38,7 @@ def _batches(store_path, unit, needs, epoch, **data):
 ])
 def test_streamed_batches_equal_the_in_memory_ones(trainer_utd_store, unit, needs, data):
     memory, expected = _batches(trainer_utd_store, unit, needs, 1, residency="ram", **data)
-    streamed, got = _batches(trainer_utd_store, unit, needs, 1, residency="stream", workers=2, **data)
+    streamed, got = _batches(trainer_utd_store, unit, needs, 1, residency="stream", loader_workers=2, **data)
     assert isinstance(memory.source, Resident) and isinstance(streamed.source, StoreReader)
     assert streamed.residency.where == "stream" and streamed.residency.nbytes == memory.residency.nbytes > 0
     assert len(got) == len(expected) > 2
@@ -71,13 +71,13 @@ def _metrics(run_dir) -> list[dict]:
 
 
 def test_a_streamed_run_trains_as_the_in_memory_run_and_resumes(trainer_utd_store, tmp_path, capsys):
-    memory = _train(trainer_utd_store, tmp_path, "memory", residency="ram", workers=0)
-    streamed = _train(trainer_utd_store, tmp_path, "streamed", max_memory="1KB", workers=1)
+    memory = _train(trainer_utd_store, tmp_path, "memory", residency="ram", loader_workers=0)
+    streamed = _train(trainer_utd_store, tmp_path, "streamed", max_memory="1KB", loader_workers=1)
     assert "residency stream (above the budget of 1.0 KiB, --max-memory)" in capsys.readouterr().out
     reference = _metrics(memory.run_dir)
     assert len(reference) == 2
     assert all(got == pytest.approx(want) for got, want in zip(_metrics(streamed.run_dir), reference, strict=True))
-    interrupted = _train(trainer_utd_store, tmp_path, "interrupted", residency="stream", workers=1, epochs=1)
+    interrupted = _train(trainer_utd_store, tmp_path, "interrupted", residency="stream", loader_workers=1, epochs=1)
     resumed = resolve_options(UTD, "vision2sensor", name="interrupted", runs_dir=tmp_path, store=trainer_utd_store,
                               resume=True, progress=False)
     run_training(resumed, resume_epochs={"student": 2})

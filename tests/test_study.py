@@ -60,7 +60,7 @@ def test_two_seed_study_reports_rows_and_paired_gains(trainer_utd_store, tmp_pat
     result = CliRunner().invoke(cli, [
         "study", "--dataset", UTD, "--seeds", "2", "--runs-dir", str(tmp_path), "--json", str(out), "--quiet",
         "--ablate", "st", "--set", f"store={trainer_utd_store}", "--set", "epochs=1", "--set", "batch_size=4",
-        "--set", "frame_size=32", "--set", "segments=2", "--set", "backbone=resnet18", "--set", "device=cpu",
+        "--set", "crop_size=32", "--set", "segments=2", "--set", "backbone=resnet18", "--set", "device=cpu",
         "--set", "modalities=[acc, gyro]"])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -76,7 +76,7 @@ def test_two_seed_study_reports_rows_and_paired_gains(trainer_utd_store, tmp_pat
     assert "gain sakdn.student over sakdn.video_baseline" in result.output and report["seconds"] > 0
     again = CliRunner().invoke(cli, ["study", "--dataset", UTD, "--seeds", "2", "--runs-dir", str(tmp_path), "--quiet",
                                      "--ablate", "st", "--set", f"store={trainer_utd_store}", "--set", "epochs=1",
-                                     "--set", "batch_size=4", "--set", "frame_size=32", "--set", "segments=2",
+                                     "--set", "batch_size=4", "--set", "crop_size=32", "--set", "segments=2",
                                      "--set", "backbone=resnet18", "--set", "device=cpu",
                                      "--set", "modalities=[acc, gyro]"])
     assert again.exit_code == 0 and "training" not in again.output and "reusing" in again.output

@@ -15,7 +15,7 @@ from training.options import resolve_options
 from training.recipes import run_training
 
 UTD = "synthetic-utd-mhad"
-TINY = ["--epochs", "1", "--batch-size", "4", "--frame-size", "32", "--segments", "2", "--backbone", "resnet18",
+TINY = ["--epochs", "1", "--batch-size", "4", "--crop-size", "32", "--segments", "2", "--backbone", "resnet18",
         "--device", "cpu", "--quiet", "--no-baseline", "--overwrite"]
 
 

@@ -24,7 +24,7 @@ def _take_key_of_video(path: str) -> str:
 
 def test_batches_pair_the_modalities_of_one_recording(trainer_utd_store):
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
-    data = build_data(store, spec, DataOptions(frame_size=32, segments=4, workers=1), CLIPS,
+    data = build_data(store, spec, DataOptions(crop_size=32, segments=4, loader_workers=1), CLIPS,
                       Needs(video=True, modalities=("acc", "gyro")), Needs(video=True), batch_size=5,
                       device=torch.device("cpu"))
     seen = 0
@@ -42,7 +42,7 @@ def test_batches_pair_the_modalities_of_one_recording(trainer_utd_store):
 
 def test_tsn_sampling_random_in_training_centre_in_evaluation(trainer_utd_store):
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
-    data = build_data(store, spec, DataOptions(frame_size=32, segments=4), CLIPS, Needs(video=True),
+    data = build_data(store, spec, DataOptions(crop_size=32, segments=4), CLIPS, Needs(video=True),
                       Needs(video=True), batch_size=4, device=torch.device("cpu"))
     segments, candidates = 4, store.candidates
     train_slots = data.train.frame_slots(500, np.random.default_rng(0))
@@ -60,7 +60,7 @@ def test_tsn_sampling_random_in_training_centre_in_evaluation(trainer_utd_store)
 
 def test_resident_frames_are_the_stored_frames_of_the_chosen_segments(trainer_utd_store):
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
-    data = build_data(store, spec, DataOptions(frame_size=32, segments=4), CLIPS, Needs(video=True),
+    data = build_data(store, spec, DataOptions(crop_size=32, segments=4), CLIPS, Needs(video=True),
                       Needs(video=True), batch_size=4, device=torch.device("cpu"))
     clips = data.selection.test[:3]
     slots = data.test.frame_slots(3, np.random.default_rng(0))

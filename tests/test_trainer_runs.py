@@ -16,8 +16,8 @@ from training.options import resolve_options
 from training.recipes import build_stage, run_training
 
 UTD = "synthetic-utd-mhad"
-TINY = dict(epochs=1, batch_size=4, lr=1e-3, optimizer="adam", frame_size=32, segments=2, backbone="resnet18",
-            device="cpu", progress=False, baseline=False, overwrite=True, workers=0)
+TINY = dict(epochs=1, batch_size=4, lr=1e-3, optimizer="adam", crop_size=32, segments=2, backbone="resnet18",
+            device="cpu", progress=False, baseline=False, overwrite=True, loader_workers=0)
 TIMING = ("seconds", "samples_per_s", "data_wait")
 
 

@@ -325,7 +325,7 @@ class Loader:
 
     def _video(self, frames: Tensor, plan: BatchPlan) -> Tensor:
         theta = torch.from_numpy(crop_affine(plan.boxes, plan.flips, *self.frame_shape))
-        video = crop_resize(frames, theta, self.options.frame_size)
+        video = crop_resize(frames, theta, self.options.crop_size)
         if self.normalize is not None:
             video = self.normalize(video)
         if self.options.video_input == "motion":
@@ -378,7 +378,7 @@ def _place(store: Store, options: DataOptions, clip_rows: np.ndarray, take_rows:
                              len(np.unique(take_rows)), modalities, stream)
     max_memory = parse_size(options.max_memory) if options.max_memory is not None else None
     residency = choose_residency(options.residency, nbytes, device, max_memory)
-    workers = options.workers if options.workers is not None else _default_workers(residency.where, device)
+    workers = options.loader_workers if options.loader_workers is not None else _default_workers(residency.where, device)
     if residency.where in IN_MEMORY:
         return residency, Resident(store, clip_rows, take_rows, modalities, slots, device, residency.where, stream,
                                    workers)

@@ -76,7 +76,7 @@ class DemoOptions:
         """The train options every run of the demo shares."""
         epochs = self.scaled_epochs
         return dict(store=store, protocol=PROTOCOL, backbone=self.backbone, gaf_size=self.gaf_size,
-                    frame_size=self.crop, video_input=self.video_input, dropout=self.dropout, flip=False,
+                    crop_size=self.crop, video_input=self.video_input, dropout=self.dropout, flip=False,
                     modalities=self.teachers,
                     student_modality=self.student_modality, batch_size=self.batch_size, epochs=epochs,
                     lr=self.lr, lr_step=max(1, (2 * epochs) // 3), lr_gamma=0.1, optimizer="adam",

@@ -19,7 +19,8 @@ from training.engine import BEST, LAST, load_checkpoint, make_context, predict
 from training.metrics import Scores
 from training.models.normalize import input_normalizer
 from training.options import OptionsError, RunOptions
-from training.recipes import STAGE_ORDER, open_checked_store, read_config
+from training.options import STAGE_ORDER
+from training.recipes import open_checked_store, read_config
 from training.recipes.classifiers import classifier_stage
 
 
@@ -58,7 +59,7 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
         video = evaluator.video_arch
         data_options = dataclasses.replace(
             options.data, protocol=protocol, segments=video["segments"] if video else None,
-            frame_size=video["frame_size"] if video else options.data.frame_size,
+            crop_size=video["crop_size"] if video else options.data.crop_size,
             video_input=video.get("video_input", "rgb") if video else options.data.video_input, gaf_size=evaluator.gaf_size,
             stream_seconds=evaluator.stream_seconds,
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "similarity_matrix", "similarity_preserving_loss", "cc_correlation", "correlation_congruence_loss",
     "KDLoss", "SoftTarget", "LogitsMSE", "Semantic", "sakdn_teacher_loss", "SimilarityPreserving", "RKD",
     "CorrelationCongruence", "AttentionTransfer", "FitNet", "DASK", "GSDM", "LOSSES", "build_loss",
+    "BaselineInputs", "KDBaseline", "KD_BASELINES",
 ]
 
 
@@ -467,6 +469,44 @@ LOSSES: dict[str, Callable[..., KDLoss]] = {
     "fitnet": FitNet,
     "dask": DASK,
     "gsdm": GSDM,
+}
+
+
+@dataclass(frozen=True)
+class BaselineInputs:
+    """What a --kd baseline is built from: the student's and the teacher's feature taps (in pairing
+    order), the embedding width both sides share, and the soft-target temperature."""
+
+    student_taps: tuple[str, ...]
+    teacher_taps: tuple[str, ...]
+    embed_dim: int
+    temperature: float
+
+
+@dataclass(frozen=True)
+class KDBaseline:
+    """A loss that can stand in for a method's distillation terms (`train --kd NAME`): how to build
+    it for a pair of networks, and the weight it gets unless --kd-weight says otherwise."""
+
+    build: Callable[[BaselineInputs], KDLoss]
+    weight: float
+
+
+def _tap_pairs(inputs: BaselineInputs) -> list[tuple[str, str]]:
+    """Student and teacher taps paired in order; with more teacher taps (several teachers) the student's repeat."""
+    student = inputs.student_taps
+    return [(student[i % len(student)], t) for i, t in enumerate(inputs.teacher_taps)]
+
+
+# The --kd baselines, with RepDistiller's default weights where it has one.
+KD_BASELINES: dict[str, KDBaseline] = {
+    "st": KDBaseline(lambda inputs: SoftTarget(T=inputs.temperature), 1.0),
+    "logits": KDBaseline(lambda inputs: LogitsMSE(), 1.0),
+    "sp": KDBaseline(lambda inputs: SimilarityPreserving(), 3000.0),
+    "rkd": KDBaseline(lambda inputs: RKD(), 1.0),
+    "cc": KDBaseline(lambda inputs: CorrelationCongruence(), 0.02),
+    "at": KDBaseline(lambda inputs: AttentionTransfer(pairs=_tap_pairs(inputs)), 1000.0),
+    "fitnet": KDBaseline(lambda inputs: FitNet(student_dim=inputs.embed_dim, teacher_dim=inputs.embed_dim), 100.0),
 }
 
 

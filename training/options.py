@@ -18,9 +18,10 @@ from pipeline.store import store_path
 from training.sampler import SHUFFLES
 
 MODES = ("sensor2vision", "vision2sensor", "sensor2sensor")
-STAGES = ("teachers", "student", "all")
-BACKBONES = ("bninception", "resnet18", "resnet50")
-KD_BASELINES = ("st", "at", "sp", "rkd", "cc", "fitnet", "logits", "none")
+STAGE_ORDER = ("teachers", "student")  # the two stages of every mode, in training order
+STAGES = (*STAGE_ORDER, "all")
+CHECKPOINTS = ("best", "last")  # a stage's best.pt (best on validation) and last.pt (training.engine)
+KD_NONE = "none"  # --kd none: cross-entropy only, no teacher (the baselines); the others: training.losses.KD_BASELINES
 ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": ("distance", "angle", "semantic"),
              "sensor2sensor": ("spamfm", "kd", "distance", "angle", "semantic")}
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -47,6 +48,10 @@ STAGE_OPTIMIZERS: dict[tuple[str, str], tuple[str, float]] = {
 }
 # Dropout before the TRN bottleneck: SAKDN's student 0.8 (TRN's default), VSKD's teacher 0.5 (its paper and code).
 TRN_DROPOUT = {"sensor2vision": 0.8, "vision2sensor": 0.5, "sensor2sensor": None}
+
+
+# Data fields renamed so that each train flag names its field: old name in a saved config -> new name.
+RENAMED_DATA_FIELDS = {"frame_size": "crop_size", "workers": "loader_workers"}
 
 
 class OptionsError(ValueError):
@@ -109,7 +114,7 @@ class DataOptions:
     val_subjects: tuple[int, ...] = ()  # explicit held-out training subjects (wins over val_fraction)
     gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
     stream_seconds: float | None = None  # set from the stage: the time grid of raw-signal encoders (None: GAF input)
-    frame_size: int = 224  # side of the square frame crop
+    crop_size: int = 224  # side of the square crop of the stored frames (train --crop-size)
     segments: int | None = None  # TSN segments used; None: as stored (a subset is evenly spaced)
     scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop sides / shorter side
     eval_crop: float = 224 / 256  # evaluation centre-crop side / shorter side (TSN: 224 of 256)
@@ -118,7 +123,7 @@ class DataOptions:
     residency: str = "auto"  # where the arrays live: device or host RAM if they fit, else streamed (training.residency)
     max_memory: str | None = None  # the arrays' budget for auto residency, e.g. "2GB"; None: half of what is free
     shuffle: str = "auto"  # training order (training.sampler): rows, chunks; auto: chunks when streaming
-    workers: int | None = None  # in memory: batches gathered ahead in a thread; stream: reader processes;
+    loader_workers: int | None = None  # in memory: batches gathered ahead in a thread; stream: reader processes;
     # None: 1 thread on CUDA, 0 on the CPU (a second thread competes with the step), stream up to 4 processes
 
 
@@ -182,10 +187,12 @@ class RunOptions:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunOptions:
+        """The inverse of to_dict; a config.yaml written before a data field was renamed reads as well."""
         raw = dict(raw)
         raw["teacher"] = OptimOptions(**raw["teacher"])
         raw["student"] = OptimOptions(**raw["student"])
-        raw["data"] = _from_plain(DataOptions, raw["data"])
+        data = {RENAMED_DATA_FIELDS.get(key, key): value for key, value in raw["data"].items()}
+        raw["data"] = _from_plain(DataOptions, data)
         return _from_plain(cls, raw)
 
     def validate(self, spec: DatasetSpec) -> None:
@@ -194,10 +201,9 @@ class RunOptions:
             raise OptionsError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.stage not in STAGES:
             raise OptionsError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        if self.backbone not in BACKBONES:
-            raise OptionsError(f"--backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if self.kd is not None and self.kd not in KD_BASELINES:
-            raise OptionsError(f"--kd must be one of {', '.join(KD_BASELINES)}, got {self.kd!r}")
+        _check_registered(self.backbone, backbone_names(), "--backbone")
+        if self.kd is not None:
+            _check_registered(self.kd, kd_names(), "--kd")
         unknown = sorted(set(self.ablate) - set(ABLATIONS[self.mode]))
         if unknown:
             raise OptionsError(
@@ -242,27 +248,43 @@ class RunOptions:
             raise OptionsError(f"--val-fraction must lie in [0, 1), got {self.data.val_fraction}")
 
 
+def backbone_names() -> tuple[str, ...]:
+    """The video backbones of the registry (training.models.trn.VIDEO_BACKBONES; imported here, as it needs torch)."""
+    from training.models.trn import VIDEO_BACKBONES
+
+    return tuple(VIDEO_BACKBONES)
+
+
+def kd_names() -> tuple[str, ...]:
+    """What --kd can name: the registered baselines (training.losses.KD_BASELINES), and KD_NONE."""
+    from training.losses import KD_BASELINES
+
+    return (*KD_BASELINES, KD_NONE)
+
+
+def _check_registered(value: str, names: tuple[str, ...], flag: str) -> None:
+    if value not in names:
+        raise OptionsError(f"{flag} must be one of {', '.join(names)}, got {value!r}")
+
+
 OPTIM_FIELDS = {f.name for f in dataclasses.fields(OptimOptions)}
 DATA_FIELDS = {f.name for f in dataclasses.fields(DataOptions)}
 RUN_FIELDS = {f.name for f in dataclasses.fields(RunOptions)} - {"teacher", "student", "data"}
 
 
-def resolve_options(dataset: str, mode: str, preset: str | None = None, **overrides: Any) -> RunOptions:
-    """Dataset defaults, then the dataset's `preset` (datasets.yaml `presets`), then `overrides` by
-    field name; None values are ignored.
+def resolve_options(dataset: str, mode: str, preset: str | None = None, base: RunOptions | None = None,
+                    **overrides: Any) -> RunOptions:
+    """Dataset defaults (or `base`, the options of an earlier run: train --config), then the
+    dataset's `preset` (datasets.yaml `presets`), then `overrides` by field name; None values are ignored.
 
     An OptimOptions field (epochs, lr, ...) applies to both stages; prefix it with `teacher_` or
     `student_` to set one stage only. The prefixed (more specific) value wins over the plain one
-    whatever their order. DataOptions fields (protocol, frame_size, ...) go to `data`.
+    whatever their order. DataOptions fields (protocol, crop_size, ...) go to `data`.
     """
     if mode not in MODES:
         raise OptionsError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     spec = load_dataset(dataset)
-    stages = {side: OptimOptions.from_defaults(getattr(spec, side), mode, side) for side in STAGE_SIDES}
-    data = DataOptions()
-    weights = spec.loss_weights
-    run: dict[str, Any] = {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"],
-                           "dropout": TRN_DROPOUT[mode]}
+    stages, data, run = _starting_point(spec, mode, base)
     if preset is not None and preset not in spec.presets:
         raise OptionsError(f"--preset {preset!r} is not declared for {spec.name} in datasets.yaml "
                            f"(declared: {', '.join(spec.presets) or 'none'})")
@@ -277,7 +299,7 @@ def resolve_options(dataset: str, mode: str, preset: str | None = None, **overri
             setattr(stages[side], name, value)
         elif key in DATA_FIELDS:
             setattr(data, key, value)
-        elif key in RUN_FIELDS:
+        elif key in RUN_FIELDS - {"dataset", "mode"}:
             run[key] = value
         else:
             raise OptionsError(f"unknown run option {key!r}")
@@ -285,6 +307,22 @@ def resolve_options(dataset: str, mode: str, preset: str | None = None, **overri
                          **run)
     options.validate(spec)
     return options
+
+
+def _starting_point(spec: DatasetSpec, mode: str, base: RunOptions | None
+                    ) -> tuple[dict[str, OptimOptions], DataOptions, dict[str, Any]]:
+    """The stages, data options and run fields that overrides start from: `base` as it was run
+    (a fresh start: resume and overwrite off), or the dataset's Table I defaults."""
+    if base is None:
+        stages = {side: OptimOptions.from_defaults(getattr(spec, side), mode, side) for side in STAGE_SIDES}
+        weights = spec.loss_weights
+        return stages, DataOptions(), {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"],
+                                       "dropout": TRN_DROPOUT[mode]}
+    if (base.dataset, base.mode) != (spec.name, mode):
+        raise OptionsError(f"--config trained {base.mode} on {base.dataset}; it cannot start a {mode} run on {spec.name}")
+    stages = {side: dataclasses.replace(getattr(base, side)) for side in STAGE_SIDES}
+    run = {name: getattr(base, name) for name in RUN_FIELDS - {"dataset", "mode"}}
+    return stages, dataclasses.replace(base.data), {**run, "resume": False, "overwrite": False}
 
 
 def _is_stage_specific(key: str) -> bool:

@@ -43,7 +43,7 @@ from scipy import stats
 from pipeline.config import RUNS_DIR, load_dataset
 from pipeline.store import Store
 from training.baseline import run_baseline
-from training.options import ABLATIONS, OptionsError, RunOptions, resolve_options
+from training.options import ABLATIONS, KD_NONE, OptionsError, RunOptions, resolve_options
 from training.recipes import CONFIG_FILE, open_checked_store, run_training
 from training.recipes.vskd import student_modality
 from training.report import RESULTS_FILE
@@ -178,7 +178,7 @@ class Study:
     def video_network(self, seed: int, fraction: float) -> Path:
         """TRN with CE only, trained as the SAKDN student is; at F = 1 also the VSKD video teacher."""
         suffix = _suffix(fraction)
-        options = self.options(f"video{_job_suffix(fraction)}", seed, "sensor2vision", stage="student", kd="none",
+        options = self.options(f"video{_job_suffix(fraction)}", seed, "sensor2vision", stage="student", kd=KD_NONE,
                                student_train_fraction=fraction)
         run_dir = self.train(options)
         video = f"video ({options.data.video_input})"
@@ -219,7 +219,7 @@ class Study:
         suffix, job = _suffix(fraction), _job_suffix(fraction)
         chosen = {"student_modality": modality} if modality else {}
         baseline = self.options(f"s2s-baseline-{modality or 'default'}{job}", seed, "sensor2sensor", stage="student",
-                                kd="none", student_train_fraction=fraction, **chosen)
+                                kd=KD_NONE, student_train_fraction=fraction, **chosen)
         modality = student_modality(self.store(baseline), baseline)
         base_key = f"s2s.{modality}.baseline{suffix}"
         network, inputs = sensor_network(baseline, teacher=False)
@@ -236,7 +236,7 @@ class Study:
 
     def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
         suffix, job = _suffix(fraction), _job_suffix(fraction)
-        baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd="none",
+        baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd=KD_NONE,
                                 student_train_fraction=fraction)
         modality = student_modality(self.store(baseline), baseline)
         network, inputs = sensor_network(baseline, teacher=False)

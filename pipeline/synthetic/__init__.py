@@ -10,7 +10,9 @@ from typing import Sequence
 
 from .common import DEFAULT_CLASSES, SynthSummary
 
-__all__ = ["DEFAULT_CLASSES", "SynthSummary", "write_dataset"]
+__all__ = ["DEFAULT_CLASSES", "LAYOUTS", "SynthSummary", "write_dataset"]
+
+LAYOUTS = ("utd-mhad", "berkeley-mhad", "mmact")  # the raw layouts a synthetic tree can take
 
 
 def write_dataset(layout: str, out: Path, *, subjects: int, takes: int, classes: Sequence[int] | None, seed: int,
@@ -25,9 +27,9 @@ def write_dataset(layout: str, out: Path, *, subjects: int, takes: int, classes:
     """
     from . import berkeley_mhad, mmact, utd_mhad
 
-    writers = {"utd-mhad": utd_mhad.write, "berkeley-mhad": berkeley_mhad.write, "mmact": mmact.write}
+    writers = dict(zip(LAYOUTS, (utd_mhad.write, berkeley_mhad.write, mmact.write)))
     if layout not in writers:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(writers)}")
+        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if frame_size is not None and (len(frame_size) != 2 or min(frame_size) < 16 or any(v % 2 for v in frame_size)):
         raise ValueError(f"frame_size must be (H, W), even and at least 16 px, got {frame_size}")
     if cameras is not None and layout != "mmact":

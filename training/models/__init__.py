@@ -6,11 +6,11 @@ from .normalize import InputNormalizer, input_normalizer
 from .output import NetOutput
 from .raw1d import RawEncoder
 from .resnet import ResNetStudent, ResNetTrunk
-from .trn import GSDM_TAPS, TRN, build_video_backbone
+from .trn import TRN, VIDEO_BACKBONES, VideoBackbone, video_backbone
 from .vgg import VGG16BN
 from .weights import LoadReport, WeightsError, load_pretrained
 
 __all__ = [
-    "BNInception", "GSDM_TAPS", "InputNormalizer", "LoadReport", "NetOutput", "RawEncoder", "ResNetStudent", "ResNetTrunk",
-    "TRN", "VGG16BN", "WeightsError", "build_video_backbone", "input_normalizer", "load_pretrained",
+    "BNInception", "InputNormalizer", "LoadReport", "NetOutput", "RawEncoder", "ResNetStudent", "ResNetTrunk",
+    "TRN", "VGG16BN", "VIDEO_BACKBONES", "VideoBackbone", "WeightsError", "video_backbone", "input_normalizer", "load_pretrained",
 ]

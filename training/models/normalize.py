@@ -3,8 +3,10 @@
 Input convention: frames as stored in the cache, uint8 RGB channels-last (..., H, W, 3); or,
 already channels-first, float RGB in 0-255 (..., 3, H, W). Output: float32 (..., 3, H, W):
 
-    bninception:                    BGR order, x - [104, 117, 128]   (B, G, R means; Caffe/TSN convention)
-    resnet18, resnet50, vgg16bn:    RGB order, (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    "caffe" (bninception):              BGR order, x - [104, 117, 128]   (B, G, R means; Caffe/TSN)
+    "imagenet" (resnet18, resnet50):    RGB order, (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+
+Each video backbone names its convention in its registry entry (training.models.trn.VIDEO_BACKBONES).
 
 GAF images of the sensor networks are already in [-1, 1] and do not pass through here.
 """
@@ -16,27 +18,26 @@ from torch import Tensor, nn
 BGR_MEAN_255 = (104.0, 117.0, 128.0)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CAFFE_BACKBONES = ("bninception",)
-IMAGENET_BACKBONES = ("resnet18", "resnet50", "vgg16bn")
+CONVENTIONS = ("caffe", "imagenet")
 
 
 class InputNormalizer(nn.Module):
     """x -> (x[channels] * scale - shift): one affine map per channel, after an optional RGB -> BGR flip."""
 
-    def __init__(self, backbone: str) -> None:
+    def __init__(self, convention: str) -> None:
         super().__init__()
-        if backbone in CAFFE_BACKBONES:
+        if convention == "caffe":
             self.bgr = True
             scale = torch.ones(3)
             shift = torch.tensor(BGR_MEAN_255)
-        elif backbone in IMAGENET_BACKBONES:
+        elif convention == "imagenet":
             self.bgr = False
             std = torch.tensor(IMAGENET_STD)
             scale = 1.0 / (255.0 * std)
             shift = torch.tensor(IMAGENET_MEAN) / std
         else:
-            raise ValueError(f"input_normalizer: unknown backbone {backbone!r}; choose one of {', '.join(CAFFE_BACKBONES + IMAGENET_BACKBONES)}")
-        self.backbone = backbone
+            raise ValueError(f"InputNormalizer: unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
+        self.convention = convention
         self.register_buffer("scale", scale.view(3, 1, 1), persistent=False)
         self.register_buffer("shift", shift.view(3, 1, 1), persistent=False)
 
@@ -54,5 +55,7 @@ class InputNormalizer(nn.Module):
 
 
 def input_normalizer(backbone: str) -> InputNormalizer:
-    """Callable (and nn.Module, so ``.to(device)`` moves it) mapping frames to ``backbone``'s input."""
-    return InputNormalizer(backbone)
+    """Callable (and nn.Module, so ``.to(device)`` moves it) mapping frames to video ``backbone``'s input."""
+    from training.models.trn import video_backbone
+
+    return InputNormalizer(video_backbone(backbone).normalization)

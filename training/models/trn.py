@@ -18,7 +18,9 @@ segments, (B, C_k, h_k, w_k). ``gsdm_taps`` names the five taps paired with VGG 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -28,21 +30,38 @@ from .bninception import BNInception
 from .output import NetOutput
 from .resnet import ResNetTrunk
 
-BACKBONES: tuple[str, ...] = ("bninception", "resnet18", "resnet50")
-GSDM_TAPS: dict[str, tuple[str, ...]] = {
-    "bninception": ("conv2", "inception3c", "inception4c", "inception5a", "inception5b"),
-    "resnet18": ("stem", "layer1", "layer2", "layer3", "layer4"),
-    "resnet50": ("stem", "layer1", "layer2", "layer3", "layer4"),
+@dataclass(frozen=True)
+class VideoBackbone:
+    """A per-frame backbone of the TRN, as one registry entry.
+
+    build() returns a module with ``out_dim``, ``stage_names`` and ``features(x) -> (pooled, stage maps)``;
+    gsdm_taps are the five stage maps GSDM pairs with VGG block1..block5; normalization is the input
+    convention its pretrained weights expect (training.models.normalize.CONVENTIONS); weights is
+    the key map that loads a local weights file into it (training.models.weights.WEIGHT_KINDS).
+    """
+
+    build: Callable[[], nn.Module]
+    gsdm_taps: tuple[str, ...]
+    normalization: str
+    weights: str
+
+
+_RESNET_TAPS = ("stem", "layer1", "layer2", "layer3", "layer4")
+VIDEO_BACKBONES: dict[str, VideoBackbone] = {
+    "bninception": VideoBackbone(partial(BNInception, num_classes=0),
+                                 ("conv2", "inception3c", "inception4c", "inception5a", "inception5b"),
+                                 normalization="caffe", weights="bninception"),
+    "resnet18": VideoBackbone(partial(ResNetTrunk, 18), _RESNET_TAPS, normalization="imagenet", weights="resnet"),
+    "resnet50": VideoBackbone(partial(ResNetTrunk, 50), _RESNET_TAPS, normalization="imagenet", weights="resnet"),
 }
 
 
-def build_video_backbone(name: str) -> nn.Module:
-    """Per-frame backbone by name; has ``out_dim``, ``stage_names`` and ``features(x) -> (pooled, stage maps)``."""
-    if name == "bninception":
-        return BNInception(num_classes=0)
-    if name in ("resnet18", "resnet50"):
-        return ResNetTrunk(int(name[len("resnet"):]))
-    raise ValueError(f"unknown video backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+def video_backbone(name: str) -> VideoBackbone:
+    """The registry entry of a backbone name, with a clear error for an unknown one."""
+    try:
+        return VIDEO_BACKBONES[name]
+    except KeyError:
+        raise ValueError(f"unknown video backbone {name!r}; choose one of {', '.join(VIDEO_BACKBONES)}") from None
 
 
 def evenly_spaced(n: int, k: int) -> list[int]:
@@ -109,9 +128,10 @@ class TRN(nn.Module):
         if num_classes < 1 or embed_dim < 1:
             raise ValueError(f"TRN: num_classes and embed_dim must be >= 1, got {num_classes}, {embed_dim}")
         self.backbone_name = backbone
-        self.backbone = build_video_backbone(backbone)
+        entry = video_backbone(backbone)
+        self.backbone = entry.build()
         self.num_classes, self.num_segments, self.embed_dim = num_classes, num_segments, embed_dim
-        self.gsdm_taps: tuple[str, ...] = GSDM_TAPS[backbone]
+        self.gsdm_taps: tuple[str, ...] = entry.gsdm_taps
         self.tap_names: tuple[str, ...] = tuple(tap_names) if tap_names is not None else self.gsdm_taps
         unknown = set(self.tap_names) - set(self.backbone.stage_names)
         if unknown:

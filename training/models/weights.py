@@ -16,6 +16,7 @@ The target is the network's backbone where it has one (TRN, ResNetStudent), else
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from .bninception import BNInception
 from .resnet import ResNetTrunk
 from .vgg import VGG16_BLOCKS, VGG16BN, vgg_feature_index
 
-KINDS = ("vgg16_bn", "resnet", "bninception")
 STRIPPED_PREFIXES = ("module.", "base_model.")
 _BNI_STEM = re.compile(r"^(conv[12])_(.+)$")
 _BNI_INCEPTION = re.compile(r"^inception_(\d[a-e])_(.+)$")
@@ -105,12 +105,24 @@ def resnet_key(name: str) -> str | None:
     return None if name.startswith("fc.") else name
 
 
-_KEY_MAPS = {"vgg16_bn": vgg16_bn_key, "resnet": resnet_key, "bninception": bninception_key}
-_TARGET_TYPES = {"vgg16_bn": VGG16BN, "resnet": ResNetTrunk, "bninception": BNInception}
+@dataclass(frozen=True)
+class WeightKind:
+    """A family of published weights files: how a key of the file maps to our network's key
+    (None: not loaded), and the network type the tensors go into."""
+
+    key_map: Callable[[str], str | None]
+    target: type[nn.Module]
+
+
+WEIGHT_KINDS: dict[str, WeightKind] = {
+    "vgg16_bn": WeightKind(vgg16_bn_key, VGG16BN),
+    "resnet": WeightKind(resnet_key, ResNetTrunk),
+    "bninception": WeightKind(bninception_key, BNInception),
+}
 
 
 def _target_module(module: nn.Module, kind: str) -> nn.Module:
-    wanted = _TARGET_TYPES[kind]
+    wanted = WEIGHT_KINDS[kind].target
     for candidate in (module, getattr(module, "backbone", None)):
         if isinstance(candidate, wanted):
             return candidate
@@ -159,15 +171,15 @@ def load_pretrained(module: nn.Module, path: Path, kind: str) -> LoadReport:
     shape as mismatched (left as initialised), target tensors absent from the file as missing
     (BN ``num_batches_tracked`` counters are not listed). Raises WeightsError when nothing loads.
     """
-    if kind not in KINDS:
-        raise WeightsError(f"load_pretrained: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind not in WEIGHT_KINDS:
+        raise WeightsError(f"load_pretrained: unknown kind {kind!r}; choose one of {', '.join(WEIGHT_KINDS)}")
     target = _target_module(module, kind)
     tensors = read_state_dict(Path(path))
     own = target.state_dict()
     report = LoadReport(path=Path(path), kind=kind, target=type(target).__name__)
     to_load: dict[str, Tensor] = {}
     for key, value in tensors.items():
-        mapped = _KEY_MAPS[kind](key)
+        mapped = WEIGHT_KINDS[kind].key_map(key)
         if mapped is None or mapped not in own:
             report.unexpected.append(key)
             continue

@@ -25,12 +25,11 @@ from pipeline.store import Store, open_store
 from training.data import DataError, build_data
 from training.engine import RESULTS_FILE, Context, FitResult, Stage, fit, make_context, seed_everything
 from training.models.normalize import input_normalizer
-from training.options import OptionsError, RunOptions
+from training.options import KD_NONE, STAGE_ORDER, OptionsError, RunOptions
 from training.recipes import sakdn, sensor2sensor, vskd
 from training.recipes.common import RecipeError
 
 CONFIG_FILE = "config.yaml"
-STAGE_ORDER = ("teachers", "student")
 
 
 def open_checked_store(path: Path) -> Store:
@@ -46,6 +45,15 @@ def read_config(run_dir: Path) -> dict:
     if not path.exists():
         raise OptionsError(f"{path}: no such file (not a run directory)")
     return yaml.safe_load(path.read_text())
+
+
+def read_options(path: Path) -> RunOptions:
+    """The run options saved in a config.yaml (`train --config`), or a one-line OptionsError."""
+    try:
+        saved = yaml.safe_load(Path(path).read_text())
+        return RunOptions.from_dict(saved["options"])
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError) as error:
+        raise OptionsError(f"{path}: not a run's config.yaml ({type(error).__name__}: {error})") from None
 
 
 def write_config(run_dir: Path, options: RunOptions, spec: DatasetSpec, store: Store, ctx: Context) -> None:
@@ -100,11 +108,11 @@ def stage_title(name: str, stage: Stage, options: RunOptions) -> str:
         trn = f"TRN-{arch['backbone']}"
         if options.mode == "vision2sensor":
             return f"video teacher ({trn}, CE)"
-        if options.kd == "none":
+        if options.kd == KD_NONE:
             return f"video baseline ({trn}, CE)"
         return f"SAKDN student ({trn}, KD {options.kd})" if options.kd else f"SAKDN student ({trn})"
     resnet = "raw-signal ResNet-1D" if arch["kind"] == "raw1d" else f"ResNet{arch['depth']}"
-    if options.kd == "none":
+    if options.kd == KD_NONE:
         return f"sensor baseline ({resnet}{' on GAF' if arch['kind'] == 'resnet' else ''}, CE)"
     method = "sensor student of the fused teachers" if options.mode == "sensor2sensor" else "VSKD student"
     return f"{method} ({resnet}, KD {options.kd})" if options.kd else f"{method} ({resnet}, DASK)"
@@ -168,7 +176,7 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
         data_options = dataclasses.replace(
             options.data,
             segments=video["segments"] if video else options.data.segments,
-            frame_size=video["frame_size"] if video else options.data.frame_size,
+            crop_size=video["crop_size"] if video else options.data.crop_size,
             video_input=video.get("video_input", "rgb") if video else options.data.video_input,
             gaf_size=stage.gaf_size,
             stream_seconds=stage.stream_seconds,
@@ -201,4 +209,4 @@ def _describe(name: str, title: str, data) -> str:
     return line
 
 
-__all__ = ["run_training", "read_config", "open_checked_store", "build_stage", "RecipeError", "CONFIG_FILE"]
+__all__ = ["run_training", "read_config", "read_options", "open_checked_store", "build_stage", "RecipeError", "CONFIG_FILE"]

@@ -28,11 +28,11 @@ from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
 
 
-def trn_arch(num_classes: int, segments: int, backbone: str, embed_dim: int, dropout: float, frame_size: int,
+def trn_arch(num_classes: int, segments: int, backbone: str, embed_dim: int, dropout: float, crop_size: int,
              video_input: str = "rgb") -> dict:
-    """A TRN over `segments` frames cropped to frame_size x frame_size (video_input: rgb | motion)."""
+    """A TRN over `segments` frames cropped to crop_size x crop_size (video_input: rgb | motion)."""
     return {"kind": "trn", "num_classes": num_classes, "segments": segments, "backbone": backbone,
-            "embed_dim": embed_dim, "dropout": dropout, "frame_size": frame_size, "video_input": video_input}
+            "embed_dim": embed_dim, "dropout": dropout, "crop_size": crop_size, "video_input": video_input}
 
 
 def resnet_arch(num_classes: int, modality: str, embed_dim: int, gaf_size: int, depth: int = 18) -> dict:

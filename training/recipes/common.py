@@ -10,15 +10,13 @@ from torch import nn
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
 from training.engine import BEST, LAST, load_checkpoint
-from training.losses import KDLoss, build_loss
-from training.models.trn import TRN
+from training.losses import KD_BASELINES, BaselineInputs, KDLoss
+from training.models.trn import TRN, video_backbone
 from training.models.weights import WeightsError, load_pretrained
 from training.options import TRN_DROPOUT, RunOptions
 from training.recipes.classifiers import build_network, trn_arch
 from training.streams import grid_seconds
 
-# Default weight of each --kd baseline (RepDistiller's defaults where it has one).
-KD_WEIGHTS = {"st": 1.0, "logits": 1.0, "sp": 3000.0, "rkd": 1.0, "cc": 0.02, "at": 1000.0, "fitnet": 100.0}
 
 
 class RecipeError(ValueError):
@@ -102,24 +100,17 @@ def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments
     """The TRN of a run (SAKDN student, VSKD teacher) and its arch record, with --pretrained backbone weights."""
     dropout = TRN_DROPOUT[options.mode] if options.dropout is None else options.dropout
     arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], dropout,
-                    options.data.frame_size, options.data.video_input)
+                    options.data.crop_size, options.data.video_input)
     net = build_network(arch)
     if options.pretrained:
-        load_pretrained_weights(net, options.pretrained, "bninception" if options.backbone == "bninception" else "resnet")
+        load_pretrained_weights(net, options.pretrained, video_backbone(options.backbone).weights)
     return net, arch
 
 
 def baseline_kd(name: str, weight: float | None, student_taps: Sequence[str], teacher_taps: Sequence[str],
                 embed_dim: int, temperature: float) -> tuple[KDLoss, float]:
-    """The --kd baseline loss module and its weight. Feature-map losses pair taps in order;
-    with more teacher taps than student taps (several teachers) the student taps repeat."""
-    if name == "st":
-        loss = build_loss("st", T=temperature)
-    elif name == "at":
-        pairs = [(student_taps[i % len(student_taps)], t) for i, t in enumerate(teacher_taps)]
-        loss = build_loss("at", pairs=pairs)
-    elif name == "fitnet":
-        loss = build_loss("fitnet", student_dim=embed_dim, teacher_dim=embed_dim)
-    else:
-        loss = build_loss(name)
-    return loss, (KD_WEIGHTS[name] if weight is None else weight)
+    """The --kd baseline loss module of the KD_BASELINES registry and its weight (the registry's
+    default unless `weight` is given)."""
+    baseline = KD_BASELINES[name]
+    loss = baseline.build(BaselineInputs(tuple(student_taps), tuple(teacher_taps), embed_dim, temperature))
+    return loss, (baseline.weight if weight is None else weight)

@@ -31,7 +31,7 @@ from training.fusion import SensorTeachers
 from training.gsdm import ablated_forward
 from training.losses import build_loss
 from training.models.trn import TRN
-from training.options import RunOptions
+from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import (
     SensorTeacherStage,
     VideoClassifier,
@@ -120,7 +120,7 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
                   segments: int) -> VideoClassifier:
     """Stage 2: the TRN student (with the frozen teachers of teachers_dir unless --kd none)."""
     net, arch = video_network(store, spec, options, segments)
-    if options.kd == "none":
+    if options.kd == KD_NONE:
         return VideoClassifier(net, arch)
     teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
     if "spamfm" in options.ablate and teacher_arch["fuse"]:

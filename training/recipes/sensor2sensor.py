@@ -33,7 +33,7 @@ from training.losses import build_loss
 from training.models.output import NetOutput
 from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
-from training.options import RunOptions
+from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier
 from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen, teachers_run
 from training.recipes.vskd import student_network
@@ -86,7 +86,7 @@ class SensorStudent(SensorClassifier):
 
 def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> SensorClassifier:
     """Stage 2: ResNet18 on the student modality, with the frozen fused teachers unless --kd none."""
-    if options.kd == "none":
+    if options.kd == KD_NONE:
         return student_network(store, spec, options)
     teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
     encoder = teacher_arch.get("encoder", "gaf")
@@ -96,5 +96,5 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     baseline = student_network(store, spec, options, teacher_arch.get("stream_seconds"))
     if teacher_arch["gaf_size"] != baseline.arch.get("gaf_size"):
         raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch['gaf_size']} px GAF images, the student "
-                          f"{baseline.arch['gaf_size']} px; train both at one --image-size")
+                          f"{baseline.arch['gaf_size']} px; train both at one --gaf-size")
     return SensorStudent(baseline.net, baseline.modality, baseline.arch, teachers, options)

@@ -30,7 +30,7 @@ from training.losses import build_loss
 from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
-from training.options import RunOptions
+from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier, VideoClassifier, build_network, raw_arch, resnet_arch
 from training.recipes.common import (
     RecipeError,
@@ -115,7 +115,7 @@ def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
 def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> SensorClassifier:
     """Stage 2: ResNet18 on the student modality (with the frozen TRN teacher unless --kd none)."""
     baseline = student_network(store, spec, options)
-    if options.kd == "none":
+    if options.kd == KD_NONE:
         return baseline
     teacher, teacher_arch = load_frozen(teachers_run(teachers_dir), "trn", spec, store)
     return VskdStudent(baseline.net, baseline.modality, baseline.arch, teacher, teacher_arch, options)
