@@ -5,6 +5,7 @@ errors a user can fix come back as one line (click.ClickException).
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -80,6 +81,9 @@ def stage_optim_options(command):
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 def cli() -> None:
     """Cross-modal knowledge distillation for human action recognition (SAKDN, VSKD)."""
+    from training.logs import configure_logging
+
+    configure_logging(rank=int(os.environ.get("RANK", "0")))
 
 
 @cli.command()
@@ -278,12 +282,15 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--no-baseline", is_flag=True, help="leave the classical baseline out of the results table")
 @click.option("--test-every", type=click.IntRange(min=0), default=None,
               help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
+@click.option("--tensorboard", is_flag=True, default=None,
+              help="also write TensorBoard scalars to <run>/<stage>/tb/ (needs the [tensorboard] extra)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teachers, backbone, modalities, student_modality,
           sensor_encoder, kd,
           kd_weight, ablate, alpha, beta, gamma, temperature, teacher_semantic, dropout, spamfm_gate, spamfm_eval, image_size, crop_size, segments, video_input, val_fraction, val_subjects,
           pretrained, pretrained_sensor, seed, device, threads, workers, residency, max_memory, shuffle, compile_,
-          no_amp, no_channels_last, resume, overwrite, no_baseline, test_every, quiet, **stage_optim) -> None:
+          no_amp, no_channels_last, resume, overwrite, no_baseline, test_every, tensorboard, quiet,
+          **stage_optim) -> None:
     """Train SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/."""
     from training.options import resolve_options
     from training.recipes import run_training
@@ -299,7 +306,8 @@ def train(mode, dataset, stage, preset, protocol, name, runs_dir, store, teacher
             pretrained=pretrained, pretrained_sensor=pretrained_sensor, seed=seed, device=device, threads=threads,
             workers=workers, residency=residency, max_memory=max_memory, shuffle=shuffle, compile=compile_, amp=False if no_amp else None,
             channels_last=False if no_channels_last else None, resume=resume or None, overwrite=overwrite or None,
-            baseline=False if no_baseline else None, test_every=test_every, progress=False if quiet else None,
+            baseline=False if no_baseline else None, test_every=test_every, tensorboard=tensorboard,
+            progress=False if quiet else None,
             **stage_optim,
         )
         extend = {side: count for side in STAGE_SIDES

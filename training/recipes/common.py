@@ -1,6 +1,7 @@
 """Pieces both recipes share: frozen teachers from a finished run, pretrained weights, KD baselines."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from training.models.weights import WeightsError, load_pretrained
 from training.options import TRN_DROPOUT, RunOptions
 from training.recipes.classifiers import build_network, trn_arch
 from training.streams import grid_seconds
+
+logger = logging.getLogger(__name__)
 
 # Default weight of each --kd baseline (RepDistiller's defaults where it has one).
 KD_WEIGHTS = {"st": 1.0, "logits": 1.0, "sp": 3000.0, "rkd": 1.0, "cc": 0.02, "at": 1000.0, "fitnet": 100.0}
@@ -90,12 +93,12 @@ def stream_seconds(store: Store, modalities: Sequence[str]) -> float:
 
 
 def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
-    """load_pretrained with a one-line error for an unusable file; prints what loaded."""
+    """load_pretrained with a one-line error for an unusable file; logs what loaded."""
     try:
         report = load_pretrained(module, Path(path), kind)
     except (WeightsError, FileNotFoundError, RuntimeError) as error:
         raise RecipeError(str(error).splitlines()[0]) from None
-    print(report.message)
+    logger.info(report.message)
 
 
 def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, dict]:
