@@ -120,8 +120,11 @@ def stage_optim_options(command):
               default=None, help=f"a datasets.yaml of your own (or ${DATASETS_ENV}) [default: the shipped one]")
 def cli(datasets) -> None:
     """Cross-modal knowledge distillation for human action recognition (SAKDN, VSKD)."""
+    from training.logs import configure_logging
+
     if datasets is not None:
         os.environ[DATASETS_ENV] = str(datasets)
+    configure_logging(rank=int(os.environ.get("RANK", "0")))
 
 
 @cli.command()
@@ -327,6 +330,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="leave the classical baseline out of the results table")
 @click.option("--test-every", type=click.IntRange(min=0), default=None,
               help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
+@click.option("--tensorboard", is_flag=True, default=None,
+              help="also write TensorBoard scalars to <run>/<stage>/tb/ (needs the [tensorboard] extra)")
 @click.option("--quiet", "progress", flag_value=False, default=None, help="no progress bar")
 def train(config_file, mode, dataset, preset, **given) -> None:
     """Train SAKDN (sensor2vision), VSKD (vision2sensor) or sensor2sensor into runs/<name>/.

@@ -168,11 +168,10 @@ def format_summary(summary: dict) -> str:
 
 
 def render_take(store: Store, take: int, png: Path) -> Path:
-    """Draw take `take` (row index) into `png`: signals, GAF per axis, segment frames of its clips."""
-    import matplotlib
+    """Draw take `take` (row index) into `png`: signals, GAF per axis, segment frames of its clips.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    A bare matplotlib Figure (no pyplot) renders headless without switching the global backend."""
+    from matplotlib.figure import Figure
     from matplotlib.gridspec import GridSpec
 
     clips = np.flatnonzero(store.clips["take"] == take) if store.has_video else np.zeros(0, dtype=np.int64)
@@ -182,7 +181,7 @@ def render_take(store: Store, take: int, png: Path) -> Path:
         raise InspectError(f"{store.path}: take {take} has nothing to draw")
     frame_aspect = store.layout.frame_size[0] / store.layout.frame_size[1] if store.has_video else 1.0
     heights = [1.0] * len(store.modalities) + [frame_aspect] * len(clips)
-    fig = plt.figure(figsize=(2.2 * ncols, 2.2 * sum(heights) + 0.6), dpi=80)
+    fig = Figure(figsize=(2.2 * ncols, 2.2 * sum(heights) + 0.6), dpi=80)
     grid = GridSpec(len(heights), ncols, figure=fig, height_ratios=heights)
     key, label = store.takes["key"][take], store.takes["label"][take]
     fig.suptitle(f"{store.dataset} take {take}: {key}  ({store.class_names[label]}, {store.takes['status'][take]})")
@@ -216,7 +215,6 @@ def render_take(store: Store, take: int, png: Path) -> Path:
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
-    plt.close(fig)
     return png
 
 

@@ -3,6 +3,7 @@ auto residency streams above the budget; DDP shares and chunk-aware order."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -70,10 +71,11 @@ def _metrics(run_dir) -> list[dict]:
             for line in lines]
 
 
-def test_a_streamed_run_trains_as_the_in_memory_run_and_resumes(trainer_utd_store, tmp_path, capsys):
+def test_a_streamed_run_trains_as_the_in_memory_run_and_resumes(trainer_utd_store, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="training")
     memory = _train(trainer_utd_store, tmp_path, "memory", residency="ram", loader_workers=0)
     streamed = _train(trainer_utd_store, tmp_path, "streamed", max_memory="1KB", loader_workers=1)
-    assert "residency stream (above the budget of 1.0 KiB, --max-memory)" in capsys.readouterr().out
+    assert "residency stream (above the budget of 1.0 KiB, --max-memory)" in caplog.text
     reference = _metrics(memory.run_dir)
     assert len(reference) == 2
     assert all(got == pytest.approx(want) for got, want in zip(_metrics(streamed.run_dir), reference, strict=True))

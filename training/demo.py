@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import CACHE_DIR, RUNS_DIR
 from training.study import StudyPlan, run_study
+
+logger = logging.getLogger(__name__)
 
 DATASET = "synthetic-mmact"
 PROTOCOL = "few-sessions"
@@ -109,20 +112,21 @@ def prepare_store(options: DemoOptions, root: Path, cache: Path) -> Path:
     try:
         report = prepare(prepare_options)
     except PrepareError as error:
-        print(f"rebuilding the demo store: {error}")
+        logger.warning(f"rebuilding the demo store: {error}")
         report = prepare(dataclasses.replace(prepare_options, force=True))
     return Path(report.store_path)
 
 
 def run_demo(options: DemoOptions, json_path: Path | None = None) -> dict:
-    """Run the demo; prints the table and returns the study's result (rows, gains, seconds)."""
+    """Run the demo; logs the table and returns the study's result (rows, gains, seconds)."""
     workdir = Path(options.workdir)
     root = synthesise(options, workdir / CACHE_DIR / "raw" / DATASET)
     store_path = prepare_store(options, root, workdir / CACHE_DIR)
     plan = StudyPlan(dataset=DATASET, name="demo", seeds=tuple(range(options.seeds)), runs_dir=workdir / RUNS_DIR,
                      ablate=options.ablate, overrides=options.overrides(store_path))
     result = run_study(plan, json_path)
-    print(f"\n{DATASET}: {options.subjects} subjects x {len(options.classes)} classes x {options.sessions} sessions, "
-          f"protocol {PROTOCOL} (session 1 train, sessions 2-4 test), chance {100 / len(options.classes):.1f}%; "
-          f"test figures of the final epoch; {len(plan.seeds)} seeds. Runs under {plan.runs_dir / plan.name}/.")
+    logger.info(f"\n{DATASET}: {options.subjects} subjects x {len(options.classes)} classes x {options.sessions} "
+                f"sessions, protocol {PROTOCOL} (session 1 train, sessions 2-4 test), chance "
+                f"{100 / len(options.classes):.1f}%; test figures of the final epoch; {len(plan.seeds)} seeds. "
+                f"Runs under {plan.runs_dir / plan.name}/.")
     return result

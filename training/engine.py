@@ -7,8 +7,9 @@ predict(batch) returns the logits of each prediction head. The engine
   - optimises the parameters that require grad (SGD/Adam/AdamW), steps StepLR once per EPOCH;
   - runs on CUDA with bf16 autocast and channels_last when asked, else on the CPU; wraps the
     stage in DistributedDataParallel when torchrun started several processes (gloo or nccl);
-  - after each epoch scores val and test, appends one line to metrics.jsonl, writes last.pt
-    (model, optimiser, scheduler, RNG states, epoch) and best.pt (best val accuracy, never test);
+  - after each epoch scores val and test, appends one line to metrics.jsonl (and, with tensorboard,
+    its numbers to <stage>/tb/), writes last.pt (model, optimiser, scheduler, RNG states, epoch)
+    and best.pt (best val accuracy, never test);
   - resumes from last.pt, so an interrupted run ends exactly as an uninterrupted one on the CPU.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from training.data import Batch, Loader, SplitData
+from training.logs import TensorBoardScalars
 from training.metrics import Scores, score
 from training.options import OptimOptions
 
@@ -391,11 +393,12 @@ def _score_dicts(stage: Stage, data: SplitData, ctx: Context, num_classes: int,
 
 
 def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stage_dir: Path, num_classes: int,
-        resume: bool = False, test_every: int = 1) -> FitResult:
+        resume: bool = False, test_every: int = 1, tensorboard: bool = False) -> FitResult:
     """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it.
 
     Validation is scored after every epoch (it picks best.pt); the test split every `test_every`
-    epochs and after the last one (test_every=0: after the last one only).
+    epochs and after the last one (test_every=0: after the last one only). With `tensorboard`, rank 0
+    also writes each metrics.jsonl record as TensorBoard scalars (training.logs.TensorBoardScalars).
     """
     stage_dir = Path(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
@@ -425,6 +428,7 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     if ctx.world > 1:
         model = DistributedDataParallel(stage, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
                                         find_unused_parameters=getattr(stage, "unused_parameters", False))
+    scalars = TensorBoardScalars(stage_dir, start_epoch + 1) if tensorboard and ctx.is_main else None
     scores: dict[str, dict[str, Scores]] | None = None
     for epoch in range(start_epoch, options.epochs):
         lr = optimizer.param_groups[0]["lr"]
@@ -448,6 +452,8 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
         if ctx.is_main:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if scalars is not None:
+                scalars.write(record)
             if improved:
                 _atomic_save({"epoch": epoch + 1, "arch": stage.arch, "model": stage.trainable_state(),
                               "val": val_accuracy}, best_path)
@@ -457,6 +463,8 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
             }, last_path)
             if ctx.progress:
                 tqdm.write(_epoch_line(stage_dir.name, record))
+    if scalars is not None:
+        scalars.close()
     final = scores if scores is not None else _score_dicts(stage, data, ctx, num_classes)
     best = final
     if best_epoch is not None and best_epoch != options.epochs:

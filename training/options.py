@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.config import CACHE_DIR, RUNS_DIR, DatasetSpec, StageDefaults, load_dataset
 from pipeline.store import store_path
+from training.logs import tensorboard_available
 from training.sampler import SHUFFLES
 
 MODES = ("sensor2vision", "vision2sensor", "sensor2sensor")
@@ -167,6 +168,7 @@ class RunOptions:
     progress: bool = True
     baseline: bool = True  # add the classical baseline's rows to the results table
     test_every: int = 1  # score the test split every N epochs and after the last (0: after the last only)
+    tensorboard: bool = False  # also write each epoch's metrics.jsonl figures as TensorBoard scalars to <stage>/tb/
     data: DataOptions = field(default_factory=DataOptions)
 
     @property
@@ -246,6 +248,8 @@ class RunOptions:
                 raise OptionsError(f"--train-fraction must lie in (0, 1], got {stage.train_fraction}")
         if not 0.0 <= self.data.val_fraction < 1.0:
             raise OptionsError(f"--val-fraction must lie in [0, 1), got {self.data.val_fraction}")
+        if self.tensorboard and not tensorboard_available():
+            raise OptionsError("--tensorboard needs the tensorboard package: pip install 'crossmodal-kd[tensorboard]'")
 
 
 def backbone_names() -> tuple[str, ...]:

@@ -2,23 +2,25 @@
 
 Every results table carries the classical baseline's rows (training/baseline.py) beside the
 networks, and the chance level 1/C, so a network's score is always read against both.
+
+The plots are drawn on bare matplotlib Figures (no pyplot), which render headless without
+switching matplotlib's global backend: a program or notebook that imports this module keeps its own.
 """
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from pipeline.config import DatasetSpec
+from pipeline.store import Store
+from training.engine import METRICS_FILE, RESULTS_FILE
 
-from pipeline.config import DatasetSpec  # noqa: E402
-from pipeline.store import Store  # noqa: E402
-from training.engine import METRICS_FILE, RESULTS_FILE  # noqa: E402
+logger = logging.getLogger(__name__)
 
 CURVES_PNG, CONFUSION_PNG, RESULTS_MD, RESULTS_JSON = "curves.png", "confusion.png", "results.md", "results.json"
 
@@ -33,14 +35,16 @@ def read_metrics(stage_dir: Path) -> list[dict]:
 def plot_curves(records: Sequence[dict], png: Path, title: str) -> Path:
     """Left: each weighted training loss term per epoch (log scale); middle: each term's gradient norm
     on the trained parameters relative to cross-entropy's (log scale); right: accuracy per split."""
-    fig, (ax_loss, ax_grad, ax_acc) = plt.subplots(1, 3, figsize=(16, 4))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(16, 4))
+    ax_loss, ax_grad, ax_acc = fig.subplots(1, 3)
     _plot_terms(ax_loss, records)
     _plot_gradient_ratios(ax_grad, records)
     _plot_accuracy(ax_acc, records)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
-    plt.close(fig)
     return Path(png)
 
 
@@ -86,6 +90,8 @@ def _plot_accuracy(ax, records: Sequence[dict]) -> None:
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], png: Path, title: str) -> Path:
     """Row-normalised confusion matrix (true class per row) with the counts written in; classes that
     neither occur nor are predicted are left out."""
+    from matplotlib.figure import Figure
+
     confusion = np.asarray(confusion)
     shown = np.flatnonzero(confusion.sum(axis=0) + confusion.sum(axis=1))
     if len(shown):
@@ -95,7 +101,8 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], png: Path,
     share = np.divide(confusion, rows, out=np.zeros(confusion.shape, dtype=float), where=rows > 0)
     n = len(class_names)
     side = max(5.0, 0.35 * n + 2.5)
-    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    fig = Figure(figsize=(side + 1.5, side))
+    ax = fig.subplots()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     labels = [name if len(name) <= 28 else name[:26] + ".." for name in class_names]
     ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
@@ -112,7 +119,6 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], png: Path,
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
-    plt.close(fig)
     return Path(png)
 
 
@@ -208,5 +214,5 @@ def write_run_report(run_dir: Path, titles: Mapping[str, str], spec: DatasetSpec
     (run_dir / RESULTS_MD).write_text(f"# {run_dir.name}\n\n{table}")
     (run_dir / RESULTS_JSON).write_text(json.dumps({
         "rows": [r.__dict__ for r in rows], "baseline": [b.to_dict() for b in classical]}, indent=1))
-    print(table, flush=True)
+    logger.info(table)
     return table

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from training.options import ABLATIONS, KD_NONE, OptionsError, RunOptions, resol
 from training.recipes import CONFIG_FILE, open_checked_store, run_training
 from training.recipes.vskd import student_modality
 from training.report import RESULTS_FILE
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("sakdn", "vskd", "sensor2sensor")
 # the students' distillation terms a study can ablate (spamfm is a teachers' choice: train --ablate spamfm)
@@ -96,7 +99,7 @@ def paired_gain(student: Sequence[float], baseline: Sequence[float], level: floa
 class Study:
     """Runs a StudyPlan (module docstring) and collects its rows."""
 
-    def __init__(self, plan: StudyPlan, progress: Callable[[str], None] = print):
+    def __init__(self, plan: StudyPlan, progress: Callable[[str], None] = logger.info):
         self.plan, self.say = plan, progress
         self.spec = load_dataset(plan.dataset)
         unknown = sorted(set(plan.methods) - set(METHODS)) + sorted(set(plan.ablate) - set(STUDENT_TERMS))
@@ -281,7 +284,7 @@ def sensor_network(options: RunOptions, teacher: bool) -> tuple[str, str]:
 
 def _what_is_trained(options: dict) -> dict:
     """A run's options without those that only change how it is shown."""
-    return {k: v for k, v in options.items() if k not in ("progress", "overwrite", "resume")}
+    return {k: v for k, v in options.items() if k not in ("progress", "overwrite", "resume", "tensorboard")}
 
 
 def _suffix(fraction: float) -> str:
@@ -316,9 +319,9 @@ def _mean_std(values: Sequence[float]) -> str:
 
 
 def run_study(plan: StudyPlan, json_path: Path | None = None) -> dict:
-    """Run the plan, print its table, write the JSON (rows, gains, seconds) when asked; returns it."""
+    """Run the plan, log its table, write the JSON (rows, gains, seconds) when asked; returns it."""
     result = Study(plan).run()
-    print("\n" + format_study(result), flush=True)
+    logger.info("\n" + format_study(result))
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=1))

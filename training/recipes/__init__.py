@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import platform
 import shutil
 from pathlib import Path
@@ -28,6 +29,8 @@ from training.models.normalize import input_normalizer
 from training.options import KD_NONE, STAGE_ORDER, OptionsError, RunOptions
 from training.recipes import sakdn, sensor2sensor, vskd
 from training.recipes.common import RecipeError
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 
@@ -74,14 +77,16 @@ def write_config(run_dir: Path, options: RunOptions, spec: DatasetSpec, store: S
 
 
 def resume_options(options: RunOptions, epochs: dict[str, int] | None = None) -> RunOptions:
-    """The options saved in the run directory, with this invocation's device/progress settings;
-    `epochs` ({"teacher": n, "student": m}) extends a stage's schedule. The run continues in the
-    directory given, not the one named in its config (a moved or copied run stays where it is)."""
+    """The options saved in the run directory, with this invocation's device/progress settings (and its
+    --tensorboard, added to the run's own); `epochs` ({"teacher": n, "student": m}) extends a stage's
+    schedule. The run continues in the directory given, not the one named in its config (a moved or
+    copied run stays where it is)."""
     saved = RunOptions.from_dict(read_config(options.run_dir)["options"])
     for side, count in (epochs or {}).items():
         setattr(getattr(saved, side), "epochs", count)
     return dataclasses.replace(saved, resume=True, device=options.device, progress=options.progress,
-                               threads=options.threads, runs_dir=options.run_dir.parent, name=options.run_dir.name)
+                               threads=options.threads, tensorboard=saved.tensorboard or options.tensorboard,
+                               runs_dir=options.run_dir.parent, name=options.run_dir.name)
 
 
 def build_stage(name: str, store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> Stage:
@@ -185,10 +190,9 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
         data = build_data(store, spec, data_options, stage.unit, stage.train_needs, stage.eval_needs,
                           optim.batch_size, ctx.device, normalize, seed=options.seed, rank=ctx.rank,
                           world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction)
-        if ctx.is_main:
-            print(_describe(name, titles[name], data), flush=True)
+        logger.info(_describe(name, titles[name], data))
         results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume,
-                            test_every=options.test_every)
+                            test_every=options.test_every, tensorboard=options.tensorboard)
     if ctx.is_main:
         from training.report import write_run_report
 

@@ -1,6 +1,7 @@
 """Pieces both recipes share: frozen teachers from a finished run, pretrained weights, KD baselines."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from training.options import TRN_DROPOUT, RunOptions
 from training.recipes.classifiers import build_network, trn_arch
 from training.streams import grid_seconds
 
+logger = logging.getLogger(__name__)
 
 
 class RecipeError(ValueError):
@@ -88,12 +90,12 @@ def stream_seconds(store: Store, modalities: Sequence[str]) -> float:
 
 
 def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
-    """load_pretrained with a one-line error for an unusable file; prints what loaded."""
+    """load_pretrained with a one-line error for an unusable file; logs what loaded."""
     try:
         report = load_pretrained(module, Path(path), kind)
     except (WeightsError, FileNotFoundError, RuntimeError) as error:
         raise RecipeError(str(error).splitlines()[0]) from None
-    print(report.message)
+    logger.info(report.message)
 
 
 def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, dict]:
