@@ -362,14 +362,21 @@ def train(config_file, mode, dataset, preset, **given) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=32)
 @click.option("--save-predictions", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write each stage's scored rows, take keys, labels and logits per head to this .npz")
-def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions) -> None:
+@click.option("--test-clips", type=click.IntRange(min=1), default=1,
+              help="multi-view test: candidate frames per segment, evenly spread over those stored; a video "
+                   "stage's logits are averaged over clips x crops views (sensor stages: one view)")
+@click.option("--test-crops", type=click.Choice(["1", "3"]), default="1",
+              help="multi-view test: 1 centre crop, or 3 crops along the longer side (mmaction2's ThreeCrop)")
+def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions, test_clips,
+             test_crops) -> None:
     """Top-1, macro-F1, per-class accuracy and confusion matrix of a trained run (deterministic)."""
     from pipeline.config import load_dataset as load
     from training.evaluate import evaluate_run, format_evaluation
     from training.recipes import read_config
 
     try:
-        evaluations = evaluate_run(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions)
+        evaluations = evaluate_run(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions,
+                                   test_clips=test_clips, test_crops=int(test_crops))
         classes = list(load(read_config(run_dir)["options"]["dataset"]).classes)
     except _user_errors() as error:
         raise click.ClickException(str(error))

@@ -8,7 +8,9 @@ x = cx + u * w / W (normalised, align_corners=False), negated u for a flipped cl
 Training boxes: side lengths base * scale (base = shorter frame side) for width and height drawn
 independently from `scales` with |i - j| <= max_distort, placed at one of TSN's 13 fixed offsets
 (corners, centre, edge midpoints, quarter points). Evaluation box: the centre square of side
-base * 224/256, i.e. TSN's "resize the shorter side to 256, centre-crop 224" at any size.
+base * 224/256, i.e. TSN's "resize the shorter side to 256, centre-crop 224" at any size. A
+multi-view test adds mmaction2's ThreeCrop: that square at the start, centre and end of the longer
+side (`view_boxes`).
 """
 from __future__ import annotations
 
@@ -47,6 +49,25 @@ def centre_boxes(n: int, height: int, width: int, fraction: float = EVAL_CROP_FR
     side = fraction * min(height, width)
     box = np.array([(width - side) / 2, (height - side) / 2, side, side], dtype=np.float64)
     return np.tile(box, (n, 1))
+
+
+def view_boxes(n: int, crop: int, crops: int, height: int, width: int,
+               fraction: float = EVAL_CROP_FRACTION) -> np.ndarray:
+    """(n, 4) boxes of crop view `crop` (0 <= crop < crops) of an evaluation with `crops` in (1, 3).
+
+    Every box is the square of side = fraction * shorter side (the centre crop's). crops=1: the
+    centre square (centre_boxes). crops=3, mmaction2's ThreeCrop: centred on the shorter side and at
+    offset crop * (longer - side) / 2 along the longer one (width when width >= height), i.e.
+    left / centre / right (top / centre / bottom for portrait frames); crop 1 is the centre square.
+    """
+    if crops not in (1, 3) or not 0 <= crop < crops:
+        raise ValueError(f"crop view {crop} of {crops}: crops must be 1 or 3, crop one of 0..{crops - 1}")
+    boxes = centre_boxes(n, height, width, fraction)
+    if crops == 3:
+        side = boxes[0, 2]
+        axis, longer = (0, width) if width >= height else (1, height)
+        boxes[:, axis] = crop * (longer - side) / 2
+    return boxes
 
 
 def crop_affine(boxes: np.ndarray, flips: np.ndarray, height: int, width: int) -> np.ndarray:

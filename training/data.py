@@ -16,7 +16,9 @@ training.streams) are loaded once onto the device or into host RAM, or streamed 
 batch by batch (training.residency). A batch is a gather of them plus batched augmentation on the
 device (streams: amplitude and shift, training.streams.augment_streams; frames: TSN sampling (a
 random candidate frame per segment in training, the centre one in evaluation), multi-scale crop +
-flip (training) or centre crop (evaluation), and input normalisation).
+flip (training) or centre crop (evaluation), and input normalisation). An evaluation may score
+several deterministic views of each clip (Views: candidates x crops, the TSN / mmaction2 multi-view
+test); a batch's frames are gathered once and each view is cropped from them in turn.
 With video_input "motion" each normalised segment frame has the clip's mean frame (over its
 segments) subtracted: the static background and body cancel and what moves remains, a cheap
 stand-in for TSN's RGB-difference input.
@@ -32,11 +34,11 @@ import torch
 from torch import Tensor
 
 from pipeline.config import DatasetSpec
-from pipeline.sampling import centre_candidates, random_candidates
+from pipeline.sampling import random_candidates, view_candidates
 from pipeline.splits import split_masks
 from pipeline.store import OK, PENDING, Store
-from training.augment import centre_boxes, crop_affine, crop_resize, multiscale_boxes, resize_images
-from training.options import DataOptions, parse_size
+from training.augment import crop_affine, crop_resize, multiscale_boxes, resize_images, view_boxes
+from training.options import DataOptions, OptionsError, parse_size
 from training.residency import (IN_MEMORY, BatchPlan, RawBatch, Resident, Residency, StoreReader, StreamGrid,
                                 choose_residency, selection_bytes)
 from training.sampler import epoch_order, rank_share
@@ -211,6 +213,43 @@ def segment_slots(stored_segments: int, candidates: int, segments: int) -> np.nd
     return (chosen[:, None] * candidates + np.arange(candidates)[None, :]).reshape(-1)
 
 
+@dataclass(frozen=True)
+class Views:
+    """The views an evaluation scores of each clip, and over which it averages the logits.
+
+    `clips` candidate frames per segment (pipeline.sampling.view_candidates, evenly spread over the
+    stored candidates, as mmaction2's test-mode num_clips) times `crops` crop boxes (1: centre; 3:
+    mmaction2's ThreeCrop along the longer side, training.augment.view_boxes), clip-major. All are
+    deterministic; Views() is the single centre view that training and a plain evaluation use.
+    """
+
+    clips: int = 1
+    crops: int = 1
+
+    def __post_init__(self):
+        if self.clips < 1 or self.crops not in (1, 3):
+            raise OptionsError(f"test views: --test-clips must be >= 1 and --test-crops 1 or 3, "
+                               f"got {self.clips} and {self.crops}")
+
+    @property
+    def count(self) -> int:
+        return self.clips * self.crops
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """(clip view, crop view) of each view, in scoring order."""
+        return [(v, c) for v in range(self.clips) for c in range(self.crops)]
+
+    def describe(self) -> str:
+        return f"{self.clips} clip{'s' * (self.clips > 1)} x {self.crops} crop{'s' * (self.crops > 1)}"
+
+
+def check_views(store: Store, views: Views) -> None:
+    """Raise DataError when the store holds fewer candidates per segment than views.clips."""
+    if views.clips > store.candidates:
+        raise DataError(f"{store.path}: --test-clips {views.clips} exceeds the {store.candidates} candidate "
+                        "frames stored per segment")
+
+
 @dataclass
 class Batch:
     """Paired modalities of B recordings. take / clip are store rows (clip -1: no video in this batch)."""
@@ -233,17 +272,20 @@ class Loader:
     partial batch. Batch i of an epoch draws from its own stream (seed, epoch, rank, i): its
     BatchPlan is made first, then `source` gathers its arrays (Resident or StoreReader), then the
     augmentation runs on the device. An epoch's batches so depend neither on what ran before (exact
-    --resume) nor on where the arrays live.
+    --resume) nor on where the arrays live. An evaluation loader with several `views` (Views) plans
+    every view's frame slots and crop boxes at once; `view_epoch` yields each batch once per view.
     """
 
     def __init__(self, source: Resident | StoreReader, store: Store, rows: np.ndarray, unit: str, needs: Needs,
                  batch_size: int, train: bool, options: DataOptions, segments: int, candidates: int,
                  frame_shape: tuple[int, int], normalize: Callable[[Tensor], Tensor] | None,
-                 seed: int = 0, rank: int = 0, shuffle: str = "rows", channels_last: bool = False):
+                 seed: int = 0, rank: int = 0, shuffle: str = "rows", channels_last: bool = False,
+                 views: Views = Views()):
         self.source, self.rows, self.unit, self.needs = source, np.asarray(rows, dtype=np.int64), unit, needs
         self.train, self.options, self.seed, self.rank, self.shuffle = train, options, seed, rank, shuffle
         self.segments, self.candidates, self.frame_shape = segments, candidates, frame_shape
         self.normalize, self.channels_last = normalize, channels_last
+        self.views = Views() if train else views
         self.batch_size = max(1, min(batch_size, len(self.rows))) if train else batch_size
         self.labels = torch.as_tensor(store.takes["label"], dtype=torch.long)
         self.take_of_clip = store.clips["take"]
@@ -264,12 +306,22 @@ class Loader:
         return -(-len(self.rows) // self.batch_size)
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
-        """The batches of one pass (class docstring)."""
+        """The batches of one pass (class docstring), each in its first view."""
+        for plan, raw in self._gathered(epoch):
+            yield self.finish(plan, raw)
+
+    def view_epoch(self, epoch: int) -> Iterator[Iterator[Batch]]:
+        """Per batch of one pass, its views one after another (self.views.pairs() order): the same rows
+        and labels in each, the video of one view at a time (consume a batch's views before the next)."""
+        for plan, raw in self._gathered(epoch):
+            yield (self.finish(plan, raw, clip_view, crop_view) for clip_view, crop_view in self.views.pairs())
+
+    def _gathered(self, epoch: int) -> Iterator[tuple[BatchPlan, RawBatch]]:
+        """Each batch's plan with its gathered arrays; all plans are made before any array is read."""
         rows = self.shard(epoch)
         plans = [self.plan(rows[i * self.batch_size:(i + 1) * self.batch_size],
                            np.random.default_rng([self.seed, epoch, self.rank, 1, i])) for i in range(len(self))]
-        for plan, raw in zip(plans, self.source.batches(plans, self.needs.modalities)):
-            yield self.finish(plan, raw)
+        yield from zip(plans, self.source.batches(plans, self.needs.modalities))
 
     def plan(self, rows: np.ndarray, rng: np.random.Generator) -> BatchPlan:
         """The takes and clips of these rows (clip or take rows), and the batch's frame draws."""
@@ -284,12 +336,13 @@ class Loader:
             plan.boxes, plan.flips = self.crop_boxes(len(clips), rng)
         return plan
 
-    def finish(self, plan: BatchPlan, raw: RawBatch) -> Batch:
-        """The Batch of a plan from its gathered arrays: labels, video crops, sensor inputs."""
+    def finish(self, plan: BatchPlan, raw: RawBatch, clip_view: int = 0, crop_view: int = 0) -> Batch:
+        """The Batch of a plan from its gathered arrays: labels, the video crops of one view, sensor inputs."""
         label = self.labels[torch.as_tensor(plan.takes)].to(self.source.device, non_blocking=True)
         batch = Batch(label=label, take=plan.takes, clip=plan.clips)
         if raw.frames is not None:
-            batch.video = self._video(raw.frames, plan)
+            frames = raw.frames[:, clip_view * self.segments:(clip_view + 1) * self.segments]
+            batch.video = self._video(frames, plan.boxes[crop_view], plan.flips[crop_view])
         for modality in self.needs.modalities:
             batch.sensors[modality] = self._sensor(raw.sensors[modality], plan.rng)
         return batch
@@ -309,22 +362,28 @@ class Loader:
         return np.array([c[0] for c in choices], dtype=np.int64)
 
     def frame_slots(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, segments) loaded frame slots: a random candidate per segment (train), the centre one (eval)."""
+        """(n, views.clips * segments) loaded frame slots: a random candidate per segment (train); in
+        evaluation the candidates of clip view 0, then view 1, ... (view_candidates; one view: the centre one)."""
         if self.train:
             return random_candidates(rng, n, self.segments, self.candidates)
-        return np.tile(centre_candidates(self.segments, self.candidates), (n, 1))
+        slots = [view_candidates(v, self.views.clips, self.segments, self.candidates) for v in range(self.views.clips)]
+        return np.tile(np.concatenate(slots), (n, 1))
 
     def crop_boxes(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(n, 4) crop boxes and (n,) flips: multi-scale + random flip (train), centre crop (eval)."""
+        """(views.crops, n, 4) crop boxes and (views.crops, n) flips: multi-scale + random flip (train, one
+        crop view), the boxes of each crop view unflipped (eval: view_boxes; one view: the centre crop)."""
         height, width = self.frame_shape
         if self.train:
             boxes = multiscale_boxes(rng, n, height, width, self.options.scales)
             flips = rng.random(n) < 0.5 if self.options.flip else np.zeros(n, dtype=bool)
-            return boxes, flips
-        return centre_boxes(n, height, width, self.options.eval_crop), np.zeros(n, dtype=bool)
+            return boxes[None], flips[None]
+        crops = self.views.crops
+        boxes = np.stack([view_boxes(n, c, crops, height, width, self.options.eval_crop) for c in range(crops)])
+        return boxes, np.zeros((crops, n), dtype=bool)
 
-    def _video(self, frames: Tensor, plan: BatchPlan) -> Tensor:
-        theta = torch.from_numpy(crop_affine(plan.boxes, plan.flips, *self.frame_shape))
+    def _video(self, frames: Tensor, boxes: np.ndarray, flips: np.ndarray) -> Tensor:
+        """uint8 frames (B, segments, H, W, 3) cropped to (B, segments, 3, size, size) by boxes (B, 4), normalised."""
+        theta = torch.from_numpy(crop_affine(boxes, flips, *self.frame_shape))
         video = crop_resize(frames, theta, self.options.crop_size)
         if self.normalize is not None:
             video = self.normalize(video)
@@ -389,12 +448,14 @@ def build_data(
     store: Store, spec: DatasetSpec, options: DataOptions, unit: str, train_needs: Needs, eval_needs: Needs,
     batch_size: int, device: torch.device, normalize: Callable[[Tensor], Tensor] | None = None,
     seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False, eval_batch_size: int | None = None,
-    splits: Sequence[str] = ("train", "val", "test"), train_fraction: float = 1.0,
+    splits: Sequence[str] = ("train", "val", "test"), train_fraction: float = 1.0, views: Views = Views(),
 ) -> SplitData:
     """Check the store, select the rows of options.protocol, place this rank's arrays (training.residency),
-    build the loaders of `splits`."""
+    build the loaders of `splits`; the val and test loaders score `views` of each clip (eval_needs.video)."""
     modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
     check_store(store, spec, Needs(train_needs.video or eval_needs.video, modalities))
+    if eval_needs.video:
+        check_views(store, views)
     protocol = options.protocol or spec.default_protocol
     selection = select(store, spec, protocol, unit, train_needs, eval_needs,
                        options.val_fraction, options.val_subjects, seed, train_fraction)
@@ -418,7 +479,7 @@ def build_data(
     def loader(name: str, needs: Needs) -> Loader:
         train_mode = name == "train"
         size = batch_size if train_mode else (eval_batch_size or batch_size)
-        return Loader(source, store, shares[name], unit, needs, size, train_mode, **common)
+        return Loader(source, store, shares[name], unit, needs, size, train_mode, views=views, **common)
 
     return SplitData(
         selection=selection, residency=residency, source=source,

@@ -222,16 +222,25 @@ def _gather(arrays: dict[str, np.ndarray], world: int) -> dict[str, np.ndarray]:
 
 @torch.no_grad()
 def predict(stage: Stage, loader: Loader, ctx: Context, epoch: int = 0) -> Predictions:
-    """Eval-mode predictions of every head over the loader's rows (all ranks' shards gathered)."""
+    """Eval-mode predictions of every head over the loader's rows (all ranks' shards gathered).
+
+    With several views (loader.views, training.data.Views) a head's logits are the mean over the
+    views of each row: the views of one batch are scored one after another and summed in float32,
+    so memory holds one view's input at a time. One view gives its logits unchanged.
+    """
     stage.eval()
     rows, labels, logits = [], [], {h: [] for h in stage.heads}
-    for batch in loader.epoch(epoch):
-        with ctx.autocast():
-            out = stage.predict(batch)
+    for views in loader.view_epoch(epoch):
+        total: dict[str, Tensor] = {}
+        for batch in views:
+            with ctx.autocast():
+                out = stage.predict(batch)
+            for head in stage.heads:
+                total[head] = total[head] + out[head].float() if head in total else out[head].float()
         rows.append(batch.clip if loader.unit == "clips" else batch.take)
         labels.append(batch.label.cpu().numpy())
         for head in stage.heads:
-            logits[head].append(out[head].float().cpu().numpy())
+            logits[head].append((total[head] / loader.views.count).cpu().numpy())
     local = {"rows": _concat(rows), "labels": _concat(labels),
              **{f"logits/{h}": np.concatenate(z) if z else np.zeros((0, 0), np.float32) for h, z in logits.items()}}
     merged = _gather(local, ctx.world)

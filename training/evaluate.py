@@ -2,7 +2,11 @@
 
 Eval mode throughout: the centre candidate frame of each segment, the centre crop, TRN's fixed
 relation tuples, no dropout; the same checkpoint and store give the same figures every time.
-Writes <run>/evaluation-<protocol>-<checkpoint>.json and returns the text summary.
+Optionally a video stage is scored on several deterministic views (TSN / mmaction2 multi-view
+test, training.data.Views): test_clips candidates per segment x test_crops crops, its logits
+averaged over the views; stages without video score their one input and say that views do not apply.
+Writes <run>/evaluation-<protocol>-<checkpoint>.json (with views: ...-<clips>x<crops>views.json,
+each stage's entry naming its views) and returns the evaluations.
 """
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import load_dataset
-from training.data import build_data
-from training.engine import BEST, LAST, load_checkpoint, make_context, predict
+from pipeline.config import DatasetSpec, load_dataset
+from pipeline.store import Store
+from training.data import SplitData, Views, build_data
+from training.engine import BEST, LAST, Context, Stage, load_checkpoint, make_context, predict
 from training.metrics import Scores
 from training.models.normalize import input_normalizer
 from training.options import OptionsError, RunOptions
@@ -30,16 +35,22 @@ class StageEvaluation:
     checkpoint: Path
     epoch: int
     scores: dict[str, Scores]  # head -> figures
+    views: Views = Views()  # the views scored (Views() for a stage without video)
+    note: str = ""  # one line shown before the stage's figures (views asked of a stage without video)
 
 
 def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None = None, checkpoint: str = "best",
-                 device: str = "cpu", batch_size: int = 32, save_predictions: Path | None = None) -> list[StageEvaluation]:
+                 device: str = "cpu", batch_size: int = 32, save_predictions: Path | None = None,
+                 test_clips: int = 1, test_crops: int = 1) -> list[StageEvaluation]:
     """Scores of each trained stage of run_dir (or only `stage`) on the test split of `protocol`.
 
     save_predictions: an .npz with, per stage, the scored store rows (`<stage>/rows`, clip rows for a
     video stage, take rows otherwise), their take keys and labels, and each head's logits
-    (`<stage>/logits/<head>`, (N, C) float32).
+    (`<stage>/logits/<head>`, (N, C) float32; with views, the mean over a row's views).
+    test_clips / test_crops: the views of a video stage (training.data.Views; DataError when the
+    store holds fewer candidates per segment than test_clips); 1 and 1 is the single centre view.
     """
+    views = Views(test_clips, test_crops)
     run_dir = Path(run_dir)
     options = RunOptions.from_dict(read_config(run_dir)["options"])
     spec = load_dataset(options.dataset)
@@ -56,29 +67,50 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
         evaluator = classifier_stage(saved["arch"])
         evaluator.net.load_state_dict({k[len("net."):]: v for k, v in saved["model"].items() if k.startswith("net.")})
         evaluator.to(ctx.device)
-        video = evaluator.video_arch
-        data_options = dataclasses.replace(
-            options.data, protocol=protocol, segments=video["segments"] if video else None,
-            crop_size=video["crop_size"] if video else options.data.crop_size,
-            video_input=video.get("video_input", "rgb") if video else options.data.video_input, gaf_size=evaluator.gaf_size,
-            stream_seconds=evaluator.stream_seconds,
-        )
-        normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
-        data = build_data(store, spec, data_options, evaluator.unit, evaluator.eval_needs, evaluator.eval_needs,
-                          batch_size, ctx.device, normalize, seed=options.seed, splits=("test",))
+        stage_views = views if evaluator.video_arch else Views()
+        data = _test_data(store, spec, options, evaluator, protocol, ctx, batch_size, stage_views)
         predictions = predict(evaluator, data.test, ctx)
-        evaluations.append(StageEvaluation(name, path, int(saved["epoch"]), predictions.scores(spec.num_classes)))
+        note = "" if stage_views == views else f"{name}: no video, so {views.describe()} views do not apply (one view)"
+        evaluations.append(StageEvaluation(name, path, int(saved["epoch"]), predictions.scores(spec.num_classes),
+                                           stage_views, note))
         takes = store.clips["take"][predictions.rows] if evaluator.unit == "clips" else predictions.rows
         arrays.update({f"{name}/rows": predictions.rows, f"{name}/take_keys": store.takes["key"][takes].astype(str),
                        f"{name}/labels": predictions.labels,
                        **{f"{name}/logits/{h}": z for h, z in predictions.logits.items()}})
     if save_predictions is not None:
         np.savez_compressed(save_predictions, **arrays)
-    out = run_dir / f"evaluation-{protocol}-{checkpoint}.json"
-    out.write_text(json.dumps({e.stage: {"checkpoint": str(e.checkpoint), "epoch": e.epoch,
-                                         "heads": {h: s.to_dict() for h, s in e.scores.items()}}
-                               for e in evaluations}, indent=1))
+    _write_summary(run_dir, protocol, checkpoint, views, evaluations)
     return evaluations
+
+
+def _test_data(store: Store, spec: DatasetSpec, options: RunOptions, evaluator: Stage, protocol: str, ctx: Context,
+               batch_size: int, views: Views) -> SplitData:
+    """The test split of `protocol` shaped as `evaluator` reads it (segments, crop size, input kind, GAF
+    size or stream grid of its network), scored on `views`."""
+    video = evaluator.video_arch
+    data_options = dataclasses.replace(
+        options.data, protocol=protocol, segments=video["segments"] if video else None,
+        crop_size=video["crop_size"] if video else options.data.crop_size,
+        video_input=video.get("video_input", "rgb") if video else options.data.video_input, gaf_size=evaluator.gaf_size,
+        stream_seconds=evaluator.stream_seconds,
+    )
+    normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
+    return build_data(store, spec, data_options, evaluator.unit, evaluator.eval_needs, evaluator.eval_needs,
+                      batch_size, ctx.device, normalize, seed=options.seed, splits=("test",), views=views)
+
+
+def _write_summary(run_dir: Path, protocol: str, checkpoint: str, views: Views,
+                   evaluations: list[StageEvaluation]) -> None:
+    """<run>/evaluation-<protocol>-<checkpoint>[-<clips>x<crops>views].json: per stage its checkpoint, epoch,
+    figures per head, and with views asked the views each stage scored (a single view keeps today's file)."""
+    suffix = "" if views == Views() else f"-{views.clips}x{views.crops}views"
+    summary = {}
+    for e in evaluations:
+        summary[e.stage] = {"checkpoint": str(e.checkpoint), "epoch": e.epoch,
+                            "heads": {h: s.to_dict() for h, s in e.scores.items()}}
+        if views != Views():
+            summary[e.stage]["views"] = {"clips": e.views.clips, "crops": e.views.crops}
+    (run_dir / f"evaluation-{protocol}-{checkpoint}{suffix}.json").write_text(json.dumps(summary, indent=1))
 
 
 def _checkpoint(stage_dir: Path, which: str) -> Path:
@@ -91,12 +123,17 @@ def _checkpoint(stage_dir: Path, which: str) -> Path:
 
 
 def format_evaluation(evaluations: list[StageEvaluation], class_names: list[str]) -> str:
-    """Top-1, macro-F1, per-class accuracy and confusion matrix of every head, as text."""
+    """Top-1, macro-F1, per-class accuracy and confusion matrix of every head, as text; a stage scored on
+    several views names them in its heads' lines ("views 3 clips x 3 crops")."""
     lines = []
     for e in evaluations:
+        if e.note:
+            lines.append(e.note)
+        views = "" if e.views == Views() else f", views {e.views.describe()}"
         for head, s in e.scores.items():
             lines.append(f"{e.stage} [{head}] {e.checkpoint.name} (epoch {e.epoch}): top-1 {100 * s.accuracy:.2f}%  "
-                         f"top-5 {100 * s.top5:.2f}%  macro-F1 {100 * s.macro_f1:.2f}%  ({s.count} test samples)")
+                         f"top-5 {100 * s.top5:.2f}%  macro-F1 {100 * s.macro_f1:.2f}%  "
+                         f"({s.count} test samples{views})")
             present = np.flatnonzero(s.confusion.sum(axis=1) + s.confusion.sum(axis=0))
             for c in present:
                 acc = s.per_class_accuracy[c]

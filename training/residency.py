@@ -11,8 +11,9 @@ sensor the GAF (float16) or the grid stream (float32, training.streams). `choose
 `auto` takes the first that fits. The budget is --max-memory, else half of the free device memory
 (device) and half of the available host RAM (ram); on a CPU run device and RAM are one memory,
 named ram. Both sources answer the same `gather(plan)`: the frames (B, segments, H, W, 3) uint8
-and each modality's input for the rows and frame slots of one BatchPlan. All random draws live in
-the plan (made before any array is read), so a batch does not depend on where its arrays live.
+(B, clip views x segments in a multi-view evaluation) and each modality's input for the rows and
+frame slots of one BatchPlan. All random draws live in the plan (made before any array is read),
+so a batch does not depend on where its arrays live.
 """
 from __future__ import annotations
 
@@ -50,9 +51,11 @@ class StreamGrid:
 class BatchPlan:
     """One batch's rows and random draws, made on the host before any array is read.
 
-    clips are -1 and slots / boxes / flips None when the batch carries no video; slots index the
-    loaded segment slots (Loader.frame_slots). `rng` is the batch's own stream, continued by the
-    augmentation that runs on the gathered arrays.
+    clips are -1 and slots / boxes / flips None when the batch carries no video; slots (B, V * segments)
+    index the loaded segment slots (Loader.frame_slots), boxes (C, B, 4) and flips (C, B) are the crops
+    (Loader.crop_boxes): V clip views times C crop views of an evaluation (training.data.Views), one and
+    one in training. `rng` is the batch's own stream, continued by the augmentation that runs on the
+    gathered arrays.
     """
 
     takes: np.ndarray
