@@ -23,7 +23,7 @@ from training.recipes.classifiers import classifier_stage
 
 UTD = "synthetic-utd-mhad"
 TINY = dict(epochs=1, batch_size=4, lr=1e-3, optimizer="adam", crop_size=32, segments=2, backbone="resnet18",
-            device="cpu", progress=False, baseline=False, overwrite=True, workers=0)
+            device="cpu", progress=False, baseline=False, overwrite=True, loader_workers=0)
 
 
 @pytest.mark.parametrize("candidates", range(1, 9))
