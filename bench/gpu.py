@@ -45,7 +45,7 @@ from training.engine import Context, make_optimizer, train_epoch  # noqa: E402
 from training.models.normalize import input_normalizer  # noqa: E402
 from training.options import resolve_options  # noqa: E402
 from training.recipes import sakdn  # noqa: E402
-from training.recipes.classifiers import build_network, teachers_arch, trn_arch  # noqa: E402
+from training.recipes.common import video_network  # noqa: E402
 
 DATASET = "synthetic-utd-mhad"
 SIZES = {  # frames stored, crop, GAF, segments, batch, backbone
@@ -74,14 +74,10 @@ def make_store(folder: Path, frame: tuple[int, int], gaf: int) -> Path:
 
 def build_stages(store, spec, options) -> dict:
     """The two benchmarked stages, untrained (speed does not depend on the weights)."""
-    embed = store.class_embedding.shape[1]
-    modalities = tuple(store.modalities)
-    tarch = teachers_arch(spec.num_classes, modalities, embed, True, options.data.gaf_size, options.spamfm_gate,
-                          options.spamfm_eval)
-    arch = trn_arch(spec.num_classes, options.data.segments, options.backbone, embed, options.dropout,
-                    options.data.crop_size)
-    student = sakdn.SakdnStudent(build_network(arch), arch, build_network(tarch), tarch,
-                                 torch.from_numpy(store.class_embedding), options)
+    teachers = sakdn.teachers_stage(store, spec, options)
+    net, arch = video_network(store, spec, options, options.data.segments)
+    student = sakdn.SakdnStudent(net, arch, teachers.net, teachers.arch, torch.from_numpy(store.class_embedding),
+                                 options)
     return {"sakdn_student": student, "vgg16bn_teachers": sakdn.teachers_stage(store, spec, options)}
 
 
@@ -131,7 +127,7 @@ def time_variant(stage, batch: Batch, ctx: Context, optim, compiled: bool, steps
 def data_wait(store, spec, options, stage, ctx: Context) -> dict:
     """The data-wait share of one student epoch with in-memory arrays and streamed from the store."""
     video = stage.video_arch
-    normalize = input_normalizer(video["backbone"]).to(ctx.device)
+    normalize = input_normalizer(video.backbone).to(ctx.device)
     optim = options.student
     out = {}
     for residency in ("auto", "stream"):

@@ -33,9 +33,9 @@ from pipeline.synthetic import write_dataset  # noqa: E402
 from training.data import build_data  # noqa: E402
 from training.engine import Context, make_optimizer, train_epoch  # noqa: E402
 from training.models.normalize import input_normalizer  # noqa: E402
-from training.options import resolve_options  # noqa: E402
+from training.options import KD_NONE, resolve_options  # noqa: E402
 from training.recipes import sakdn, vskd  # noqa: E402
-from training.recipes.classifiers import build_network, teachers_arch, trn_arch  # noqa: E402
+from training.recipes.common import video_network  # noqa: E402
 
 DATASET = "synthetic-utd-mhad"
 
@@ -49,26 +49,24 @@ def make_store(folder: Path, frame_size: tuple[int, int], gaf_size: int) -> Path
 def build(stage_name: str, mode: str, store, spec, options):
     """The stage to time; student stages get freshly initialised (untrained) frozen teachers."""
     segments = options.data.segments
-    embed = store.class_embedding.shape[1]
     if mode == "sensor2vision" and stage_name == "teachers":
         return sakdn.teachers_stage(store, spec, options)
     if mode == "vision2sensor" and stage_name == "teachers":
         return vskd.teachers_stage(store, spec, options, segments)
     if mode == "sensor2vision":
-        tarch = teachers_arch(spec.num_classes, tuple(store.modalities), embed, True, options.data.gaf_size,
-                              options.spamfm_gate, options.spamfm_eval)
-        arch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.crop_size)
-        return sakdn.SakdnStudent(build_network(arch), arch, build_network(tarch), tarch,
-                                  torch.from_numpy(store.class_embedding), options)
-    tarch = trn_arch(spec.num_classes, segments, options.backbone, embed, options.dropout, options.data.crop_size)
-    student = vskd.student_stage(store, spec, dataclasses.replace(options, kd="none"), None)
-    return vskd.VskdStudent(student.net, student.modality, student.arch, build_network(tarch), tarch, options)
+        teachers = sakdn.teachers_stage(store, spec, options)
+        net, arch = video_network(store, spec, options, segments)
+        return sakdn.SakdnStudent(net, arch, teachers.net, teachers.arch, torch.from_numpy(store.class_embedding),
+                                  options)
+    teacher = vskd.teachers_stage(store, spec, options, segments)
+    student = vskd.student_stage(store, spec, dataclasses.replace(options, kd=KD_NONE), None)
+    return vskd.VskdStudent(student.net, student.modality, student.arch, teacher.net, teacher.arch, options)
 
 
 def time_stage(stage, store, spec, options, ctx: Context, epochs: int) -> tuple[float, float]:
     """(samples/s, data-wait share) over `epochs` epochs after one warm-up epoch."""
     video = stage.video_arch
-    normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
+    normalize = input_normalizer(video.backbone).to(ctx.device) if video else None
     optim = options.teacher if stage_is_teacher(stage) else options.student
     data = build_data(store, spec, dataclasses.replace(options.data, gaf_size=stage.gaf_size), stage.unit,
                       stage.train_needs, stage.eval_needs, optim.batch_size, ctx.device, normalize,

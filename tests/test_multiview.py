@@ -13,6 +13,7 @@ from cli import cli
 from pipeline.config import load_dataset
 from pipeline.sampling import centre_candidates, view_candidates
 from pipeline.store import open_store
+from training.archs import arch_from_dict
 from training.augment import centre_boxes, crop_affine, crop_resize, view_boxes
 from training.data import CLIPS, Needs, Views, build_data, segment_slots
 from training.engine import load_checkpoint
@@ -101,16 +102,17 @@ def _oracle_logits(run, store_path, clips, slot_of_view, box_of_view):
     """The video teacher's logits of `clips` on one view, from the store's frames, its network and the crop code."""
     best = run / "teachers" / "best.pt"
     saved = load_checkpoint(best if best.exists() else run / "teachers" / "last.pt")
-    teacher = classifier_stage(saved["arch"])
+    arch = arch_from_dict(saved["arch"])
+    teacher = classifier_stage(arch)
     teacher.net.load_state_dict({k[len("net."):]: v for k, v in saved["model"].items() if k.startswith("net.")})
     teacher.eval()
-    arch, store = saved["arch"], open_store(store_path)
-    loaded = segment_slots(store.segments, store.candidates, arch["segments"])
-    frames = torch.from_numpy(store.frames(clips)[:, loaded[slot_of_view(arch["segments"], store.candidates)]])
+    store = open_store(store_path)
+    loaded = segment_slots(store.segments, store.candidates, arch.segments)
+    frames = torch.from_numpy(store.frames(clips)[:, loaded[slot_of_view(arch.segments, store.candidates)]])
     height, width = store.layout.frame_size
     boxes = box_of_view(len(clips), height, width)
     theta = torch.from_numpy(crop_affine(boxes, np.zeros(len(clips), dtype=bool), height, width))
-    video = input_normalizer(arch["backbone"])(crop_resize(frames, theta, arch["crop_size"]))
+    video = input_normalizer(arch.backbone)(crop_resize(frames, theta, arch.crop_size))
     return teacher.net(video).logits.numpy()
 
 

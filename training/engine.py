@@ -31,7 +31,8 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from training.data import Batch, Loader, SplitData
+from training.archs import Arch, TRNArch
+from training.data import Batch, Loader, Needs, SplitData
 from training.logs import TensorBoardScalars
 from training.metrics import Scores, score
 from training.options import OptimOptions
@@ -49,10 +50,34 @@ class StepOutput:
 
 
 class Stage(nn.Module):
-    """Base of a trainable stage: trainable networks + loss (+ frozen teachers, kept in eval mode)."""
+    """Base of a trainable stage: trainable networks + loss (+ frozen teachers, kept in eval mode).
 
-    heads: tuple[str, ...] = ("main",)  # prediction heads; the first one is the stage's headline figure
-    arch: dict = {}  # how to rebuild the trained network (saved in every checkpoint)
+    The contract the engine and the data side read, set by every stage:
+
+        unit               CLIPS or TAKES (training.data): what one batch row is
+        heads              prediction heads; the first one is the stage's headline figure
+        arch               the trained network's record (training.archs), saved in every checkpoint
+        train_needs, eval_needs   what training and evaluation batches carry (training.data.Needs)
+        video_arch         the TRNArch of the network that reads video (segments, crop size, input
+                           normalisation), None when no network of the stage reads video
+        gaf_size           GAF side the sensor networks read (None: as stored, or no GAF input)
+        stream_seconds     the time grid of raw-signal encoders (None: no stream input)
+        unused_parameters  DDP's find_unused_parameters, for a forward that skips some parameters
+    """
+
+    unit: str
+    heads: tuple[str, ...]
+    arch: Arch
+    train_needs: Needs
+    eval_needs: Needs
+    video_arch: TRNArch | None = None
+    gaf_size: int | None = None
+    stream_seconds: float | None = None
+    unused_parameters: bool = False
+
+    def compile_targets(self) -> list[nn.Module]:
+        """The modules torch.compile wraps: the trainable networks (default: the whole stage)."""
+        return [self]
 
     def frozen_modules(self) -> list[nn.Module]:
         """Modules that never train (teachers); train() leaves them in eval mode."""
@@ -431,12 +456,12 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     elif ctx.is_main and metrics_path.exists():
         metrics_path.unlink()
     if ctx.compile:
-        for module in stage.compile_targets() if hasattr(stage, "compile_targets") else [stage]:
+        for module in stage.compile_targets():
             module.compile()
     model: nn.Module = stage
     if ctx.world > 1:
         model = DistributedDataParallel(stage, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
-                                        find_unused_parameters=getattr(stage, "unused_parameters", False))
+                                        find_unused_parameters=stage.unused_parameters)
     scalars = TensorBoardScalars(stage_dir, start_epoch + 1) if tensorboard and ctx.is_main else None
     scores: dict[str, dict[str, Scores]] | None = None
     for epoch in range(start_epoch, options.epochs):
@@ -464,10 +489,10 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
             if scalars is not None:
                 scalars.write(record)
             if improved:
-                _atomic_save({"epoch": epoch + 1, "arch": stage.arch, "model": stage.trainable_state(),
+                _atomic_save({"epoch": epoch + 1, "arch": stage.arch.to_dict(), "model": stage.trainable_state(),
                               "val": val_accuracy}, best_path)
             _atomic_save({
-                "epoch": epoch + 1, "arch": stage.arch, "model": stage.trainable_state(), "optimizer": optimizer.state_dict(),
+                "epoch": epoch + 1, "arch": stage.arch.to_dict(), "model": stage.trainable_state(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "rng": rngs, "best_epoch": best_epoch, "best_val": best_val,
             }, last_path)
             if ctx.progress:

@@ -19,12 +19,12 @@ import numpy as np
 
 from pipeline.config import DatasetSpec, load_dataset
 from pipeline.store import Store
+from training.archs import Arch, arch_from_dict
 from training.data import SplitData, Views, build_data
-from training.engine import BEST, LAST, Context, Stage, load_checkpoint, make_context, predict
+from training.engine import BEST, LAST, CheckpointError, Context, Stage, load_checkpoint, make_context, predict
 from training.metrics import Scores
 from training.models.normalize import input_normalizer
-from training.options import OptionsError, RunOptions
-from training.options import STAGE_ORDER
+from training.options import STAGE_ORDER, OptionsError, RunOptions
 from training.recipes import open_checked_store, read_config
 from training.recipes.classifiers import classifier_stage
 
@@ -64,7 +64,7 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
     for name in names:
         path = _checkpoint(run_dir / name, checkpoint)
         saved = load_checkpoint(path)
-        evaluator = classifier_stage(saved["arch"])
+        evaluator = classifier_stage(_saved_arch(saved, path))
         evaluator.net.load_state_dict({k[len("net."):]: v for k, v in saved["model"].items() if k.startswith("net.")})
         evaluator.to(ctx.device)
         stage_views = views if evaluator.video_arch else Views()
@@ -83,18 +83,26 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
     return evaluations
 
 
+def _saved_arch(saved: dict, path: Path) -> Arch:
+    """The network record of a loaded checkpoint, or a one-line CheckpointError naming the file."""
+    try:
+        return arch_from_dict(saved.get("arch") or {})
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+
+
 def _test_data(store: Store, spec: DatasetSpec, options: RunOptions, evaluator: Stage, protocol: str, ctx: Context,
                batch_size: int, views: Views) -> SplitData:
     """The test split of `protocol` shaped as `evaluator` reads it (segments, crop size, input kind, GAF
     size or stream grid of its network), scored on `views`."""
     video = evaluator.video_arch
     data_options = dataclasses.replace(
-        options.data, protocol=protocol, segments=video["segments"] if video else None,
-        crop_size=video["crop_size"] if video else options.data.crop_size,
-        video_input=video.get("video_input", "rgb") if video else options.data.video_input, gaf_size=evaluator.gaf_size,
+        options.data, protocol=protocol, segments=video.segments if video else None,
+        crop_size=video.crop_size if video else options.data.crop_size,
+        video_input=video.video_input if video else options.data.video_input, gaf_size=evaluator.gaf_size,
         stream_seconds=evaluator.stream_seconds,
     )
-    normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
+    normalize = input_normalizer(video.backbone).to(ctx.device) if video else None
     return build_data(store, spec, data_options, evaluator.unit, evaluator.eval_needs, evaluator.eval_needs,
                       batch_size, ctx.device, normalize, seed=options.seed, splits=("test",), views=views)
 

@@ -23,6 +23,7 @@ import yaml
 
 from pipeline.config import DatasetSpec, load_dataset
 from pipeline.store import Store, open_store
+from training.archs import ResNetArch, SensorTeachersArch, TRNArch
 from training.data import DataError, build_data
 from training.engine import RESULTS_FILE, Context, FitResult, Stage, fit, make_context, seed_everything
 from training.models.normalize import input_normalizer
@@ -106,21 +107,18 @@ def build_stage(name: str, store: Store, spec: DatasetSpec, options: RunOptions,
 def stage_title(name: str, stage: Stage, options: RunOptions) -> str:
     """How the results table names this stage's network."""
     arch = stage.arch
-    if arch["kind"] == "sensor_teachers":
-        network = "raw-signal ResNet-1D" if arch.get("encoder") == "raw" else "VGG16-BN"
-        return f"sensor teachers ({network}{' + SPAMFM' if arch['fuse'] and len(arch['modalities']) > 1 else ''})"
-    if arch["kind"] == "trn":
-        trn = f"TRN-{arch['backbone']}"
+    if isinstance(arch, SensorTeachersArch):
+        return f"sensor teachers ({arch.network})"
+    if isinstance(arch, TRNArch):
         if options.mode == "vision2sensor":
-            return f"video teacher ({trn}, CE)"
+            return f"video teacher ({arch.network}, CE)"
         if options.kd == KD_NONE:
-            return f"video baseline ({trn}, CE)"
-        return f"SAKDN student ({trn}, KD {options.kd})" if options.kd else f"SAKDN student ({trn})"
-    resnet = "raw-signal ResNet-1D" if arch["kind"] == "raw1d" else f"ResNet{arch['depth']}"
+            return f"video baseline ({arch.network}, CE)"
+        return f"SAKDN student ({arch.network}{f', KD {options.kd}' if options.kd else ''})"
     if options.kd == KD_NONE:
-        return f"sensor baseline ({resnet}{' on GAF' if arch['kind'] == 'resnet' else ''}, CE)"
+        return f"sensor baseline ({arch.network}{' on GAF' if isinstance(arch, ResNetArch) else ''}, CE)"
     method = "sensor student of the fused teachers" if options.mode == "sensor2sensor" else "VSKD student"
-    return f"{method} ({resnet}, KD {options.kd})" if options.kd else f"{method} ({resnet}, DASK)"
+    return f"{method} ({arch.network}, {f'KD {options.kd}' if options.kd else 'DASK'})"
 
 
 def _finished(stage_dir: Path, epochs: int) -> bool:
@@ -180,13 +178,13 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
         video = stage.video_arch
         data_options = dataclasses.replace(
             options.data,
-            segments=video["segments"] if video else options.data.segments,
-            crop_size=video["crop_size"] if video else options.data.crop_size,
-            video_input=video.get("video_input", "rgb") if video else options.data.video_input,
+            segments=video.segments if video else options.data.segments,
+            crop_size=video.crop_size if video else options.data.crop_size,
+            video_input=video.video_input if video else options.data.video_input,
             gaf_size=stage.gaf_size,
             stream_seconds=stage.stream_seconds,
         )
-        normalize = input_normalizer(video["backbone"]).to(ctx.device) if video else None
+        normalize = input_normalizer(video.backbone).to(ctx.device) if video else None
         data = build_data(store, spec, data_options, stage.unit, stage.train_needs, stage.eval_needs,
                           optim.batch_size, ctx.device, normalize, seed=options.seed, rank=ctx.rank,
                           world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction)

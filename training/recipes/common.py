@@ -10,12 +10,12 @@ from torch import nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
+from training.archs import Arch, TRNArch, arch_from_dict
 from training.engine import BEST, LAST, load_checkpoint
 from training.losses import KD_BASELINES, BaselineInputs, KDLoss
 from training.models.trn import TRN, video_backbone
 from training.models.weights import WeightsError, load_pretrained
 from training.options import TRN_DROPOUT, RunOptions
-from training.recipes.classifiers import build_network, trn_arch
 from training.streams import grid_seconds
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def teachers_run(teachers_dir: Path | None) -> Path:
     return Path(teachers_dir)
 
 
-def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tuple[nn.Module, dict]:
+def load_frozen(run_dir: Path, kind: type[Arch], spec: DatasetSpec, store: Store) -> tuple[nn.Module, Arch]:
     """The teacher network trained in run_dir (its stage-1 checkpoint), frozen, and its arch record.
 
     Fails with one line when it is not a `kind` network of this dataset, or its embedding
@@ -63,20 +63,23 @@ def load_frozen(run_dir: Path, kind: str, spec: DatasetSpec, store: Store) -> tu
     """
     path = stage_checkpoint(teacher_stage_dir(run_dir))
     checkpoint = load_checkpoint(path)
-    arch = checkpoint.get("arch") or {}
-    if arch.get("kind") != kind:
-        raise RecipeError(f"{path}: holds a {arch.get('kind', 'unknown')!r} network, this stage needs {kind!r} teachers")
-    if arch["num_classes"] != spec.num_classes:
-        raise RecipeError(f"{path}: teachers have {arch['num_classes']} classes, {spec.name} has {spec.num_classes}")
+    try:
+        arch = arch_from_dict(checkpoint.get("arch") or {})
+    except ValueError as error:
+        raise RecipeError(f"{path}: {error}") from None
+    if not isinstance(arch, kind):
+        raise RecipeError(f"{path}: holds a {arch.kind!r} network, this stage needs {kind.kind!r} teachers")
+    if arch.num_classes != spec.num_classes:
+        raise RecipeError(f"{path}: teachers have {arch.num_classes} classes, {spec.name} has {spec.num_classes}")
     embed_dim = store.class_embedding.shape[1]
-    if arch["embed_dim"] != embed_dim:
+    if arch.embed_dim != embed_dim:
         raise RecipeError(
-            f"{path}: teachers' embedding dimension is {arch['embed_dim']}, the store's class embedding has {embed_dim}"
+            f"{path}: teachers' embedding dimension is {arch.embed_dim}, the store's class embedding has {embed_dim}"
         )
-    missing = [m for m in arch.get("modalities", []) if m not in store.modalities]
+    missing = [m for m in arch.sensor_modalities() if m not in store.modalities]
     if missing:
         raise RecipeError(f"{path}: teachers read {', '.join(missing)}, which {store.path} does not hold")
-    net = build_network(arch)
+    net = arch.build()
     state = {k[len("net."):]: v for k, v in checkpoint["model"].items() if k.startswith("net.")}
     net.load_state_dict(state)
     return freeze(net), arch
@@ -98,12 +101,13 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
     logger.info(report.message)
 
 
-def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, dict]:
+def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, TRNArch]:
     """The TRN of a run (SAKDN student, VSKD teacher) and its arch record, with --pretrained backbone weights."""
     dropout = TRN_DROPOUT[options.mode] if options.dropout is None else options.dropout
-    arch = trn_arch(spec.num_classes, segments, options.backbone, store.class_embedding.shape[1], dropout,
-                    options.data.crop_size, options.data.video_input)
-    net = build_network(arch)
+    arch = TRNArch(num_classes=spec.num_classes, embed_dim=store.class_embedding.shape[1], segments=segments,
+                   backbone=options.backbone, dropout=dropout, crop_size=options.data.crop_size,
+                   video_input=options.data.video_input)
+    net = arch.build()
     if options.pretrained:
         load_pretrained_weights(net, options.pretrained, video_backbone(options.backbone).weights)
     return net, arch

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
+from training.archs import SensorTeachersArch, TRNArch
 from training.data import Batch, Needs
 from training.engine import StepOutput
 from training.fusion import SensorTeachers
@@ -32,12 +33,7 @@ from training.gsdm import ablated_forward
 from training.losses import build_loss
 from training.models.trn import TRN
 from training.options import KD_NONE, RunOptions
-from training.recipes.classifiers import (
-    SensorTeacherStage,
-    VideoClassifier,
-    build_network,
-    teachers_arch,
-)
+from training.recipes.classifiers import SensorTeacherStage, VideoClassifier
 from training.recipes.common import (
     RecipeError,
     baseline_kd,
@@ -53,12 +49,12 @@ from training.recipes.common import (
 class SakdnStudent(VideoClassifier):
     """TRN student with frozen SensorTeachers; terms as in the module docstring."""
 
-    def __init__(self, net: TRN, arch: dict, teachers: SensorTeachers, teacher_arch: dict, class_embedding: Tensor,
-                 options: RunOptions):
+    def __init__(self, net: TRN, arch: TRNArch, teachers: SensorTeachers, teacher_arch: SensorTeachersArch,
+                 class_embedding: Tensor, options: RunOptions):
         super().__init__(net, arch)
         self.teachers = freeze(teachers)
         self.train_needs = Needs(video=True, modalities=tuple(teachers.modalities))
-        self.gaf_size, self.stream_seconds = teacher_arch["gaf_size"], teacher_arch.get("stream_seconds")
+        self.gaf_size, self.stream_seconds = teacher_arch.gaf_size, teacher_arch.stream_seconds
         self.weights = {"st": options.alpha, "gsdm": options.beta, "sp": options.gamma}
         self.kd_name = options.kd
         if options.kd is not None:
@@ -104,9 +100,11 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
     embed_dim = store.class_embedding.shape[1]
     gaf_size = options.data.gaf_size or store.layout.gaf_size
     raw = options.sensor_encoder == "raw"
-    arch = teachers_arch(spec.num_classes, modalities, embed_dim, "spamfm" not in options.ablate, gaf_size,
-                         options.spamfm_gate, options.spamfm_eval, stream_seconds(store, modalities) if raw else None)
-    net = build_network(arch)
+    arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
+                              fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
+                              eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
+                              gaf_size=None if raw else gaf_size, stream_seconds=stream_seconds(store, modalities) if raw else None)
+    net = arch.build()
     if options.pretrained_sensor and raw:
         raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
     if options.pretrained_sensor:
@@ -122,7 +120,7 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     net, arch = video_network(store, spec, options, segments)
     if options.kd == KD_NONE:
         return VideoClassifier(net, arch)
-    teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
-    if "spamfm" in options.ablate and teacher_arch["fuse"]:
+    teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), SensorTeachersArch, spec, store)
+    if "spamfm" in options.ablate and teacher_arch.fuse:
         raise RecipeError(f"{teachers_dir}: these teachers were trained with SPAMFM; --ablate spamfm needs teachers trained with it ablated")
     return SakdnStudent(net, arch, teachers, teacher_arch, torch.from_numpy(store.class_embedding), options)

@@ -26,6 +26,7 @@ from torch import nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
+from training.archs import Raw1DArch, ResNetArch, SensorTeachersArch
 from training.data import Batch, Needs
 from training.engine import StepOutput
 from training.fusion import SensorTeachers
@@ -44,8 +45,8 @@ TERMS = ("kd", "distance", "angle", "semantic")
 class SensorStudent(SensorClassifier):
     """ResNet student on one modality with frozen fused SensorTeachers on the same take's other sensors."""
 
-    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: dict, teachers: SensorTeachers,
-                 options: RunOptions):
+    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: ResNetArch | Raw1DArch,
+                 teachers: SensorTeachers, options: RunOptions):
         super().__init__(net, modality, arch)
         self.teachers = freeze(teachers)
         self.train_needs = Needs(modalities=tuple(dict.fromkeys((modality, *teachers.modalities))))
@@ -88,13 +89,12 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     """Stage 2: ResNet18 on the student modality, with the frozen fused teachers unless --kd none."""
     if options.kd == KD_NONE:
         return student_network(store, spec, options)
-    teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), "sensor_teachers", spec, store)
-    encoder = teacher_arch.get("encoder", "gaf")
-    if encoder != options.sensor_encoder:
-        raise RecipeError(f"{teachers_dir}: teachers read {encoder} sensor inputs, the student "
+    teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), SensorTeachersArch, spec, store)
+    if teacher_arch.encoder != options.sensor_encoder:
+        raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch.encoder} sensor inputs, the student "
                           f"--sensor-encoder {options.sensor_encoder}; train both with one encoder")
-    baseline = student_network(store, spec, options, teacher_arch.get("stream_seconds"))
-    if teacher_arch["gaf_size"] != baseline.arch.get("gaf_size"):
-        raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch['gaf_size']} px GAF images, the student "
-                          f"{baseline.arch['gaf_size']} px; train both at one --gaf-size")
+    baseline = student_network(store, spec, options, teacher_arch.stream_seconds)
+    if teacher_arch.gaf_size != baseline.arch.gaf_size:
+        raise RecipeError(f"{teachers_dir}: teachers read {teacher_arch.gaf_size} px GAF images, the student "
+                          f"{baseline.arch.gaf_size} px; train both at one --gaf-size")
     return SensorStudent(baseline.net, baseline.modality, baseline.arch, teachers, options)

@@ -24,6 +24,7 @@ from torch import nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
+from training.archs import Raw1DArch, ResNetArch, TRNArch
 from training.data import Batch, Needs
 from training.engine import StepOutput
 from training.losses import build_loss
@@ -31,7 +32,7 @@ from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
 from training.options import KD_NONE, RunOptions
-from training.recipes.classifiers import SensorClassifier, VideoClassifier, build_network, raw_arch, resnet_arch
+from training.recipes.classifiers import SensorClassifier, VideoClassifier
 from training.recipes.common import (
     RecipeError,
     baseline_kd,
@@ -46,8 +47,8 @@ from training.recipes.common import (
 class VskdStudent(SensorClassifier):
     """ResNet student on one modality with a frozen TRN teacher on the paired clip."""
 
-    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: dict, teacher: TRN, teacher_arch: dict,
-                 options: RunOptions):
+    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: ResNetArch | Raw1DArch, teacher: TRN,
+                 teacher_arch: TRNArch, options: RunOptions):
         super().__init__(net, modality, arch)
         self.teacher = freeze(teacher)
         self.train_needs = Needs(video=True, modalities=(modality,))
@@ -103,10 +104,12 @@ def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
     if options.sensor_encoder == "raw":
         if options.pretrained_sensor:
             raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
-        arch = raw_arch(spec.num_classes, modality, embed_dim, seconds or stream_seconds(store, (modality,)))
-        return SensorClassifier(build_network(arch), modality, arch)
-    arch = resnet_arch(spec.num_classes, modality, embed_dim, options.data.gaf_size or store.layout.gaf_size)
-    net = build_network(arch)
+        arch = Raw1DArch(num_classes=spec.num_classes, embed_dim=embed_dim, modality=modality,
+                         stream_seconds=seconds or stream_seconds(store, (modality,)))
+        return SensorClassifier(arch.build(), modality, arch)
+    arch = ResNetArch(num_classes=spec.num_classes, embed_dim=embed_dim, modality=modality,
+                      gaf_size=options.data.gaf_size or store.layout.gaf_size)
+    net = arch.build()
     if options.pretrained_sensor:
         load_pretrained_weights(net, options.pretrained_sensor, "resnet")
     return SensorClassifier(net, modality, arch)
@@ -117,5 +120,5 @@ def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers
     baseline = student_network(store, spec, options)
     if options.kd == KD_NONE:
         return baseline
-    teacher, teacher_arch = load_frozen(teachers_run(teachers_dir), "trn", spec, store)
+    teacher, teacher_arch = load_frozen(teachers_run(teachers_dir), TRNArch, spec, store)
     return VskdStudent(baseline.net, baseline.modality, baseline.arch, teacher, teacher_arch, options)
