@@ -75,11 +75,20 @@ class TRNArch(Arch):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResNetArch(Arch):
+class OneSensorArch(Arch):
+    """A network that reads one sensor modality."""
+
+    modality: str
+
+    def sensor_modalities(self) -> tuple[str, ...]:
+        return (self.modality,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResNetArch(OneSensorArch):
     """A ResNet of `depth` on gaf_size x gaf_size GAF images of one modality."""
 
     kind: ClassVar[str] = "resnet"
-    modality: str
     gaf_size: int
     depth: int = 18
 
@@ -88,29 +97,22 @@ class ResNetArch(Arch):
 
         return ResNetStudent(self.depth, self.num_classes, embed_dim=self.embed_dim)
 
-    def sensor_modalities(self) -> tuple[str, ...]:
-        return (self.modality,)
-
     @property
     def network(self) -> str:
         return f"ResNet{self.depth}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Raw1DArch(Arch):
+class Raw1DArch(OneSensorArch):
     """The raw-signal encoder (ResNet-1D) on one modality's stream over a grid of stream_seconds."""
 
     kind: ClassVar[str] = "raw1d"
-    modality: str
     stream_seconds: float
 
     def build(self) -> nn.Module:
         from training.models.raw1d import RawEncoder
 
         return RawEncoder(self.num_classes, embed_dim=self.embed_dim)
-
-    def sensor_modalities(self) -> tuple[str, ...]:
-        return (self.modality,)
 
     @property
     def network(self) -> str:
