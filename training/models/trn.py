@@ -34,16 +34,17 @@ from .resnet import ResNetTrunk
 class VideoBackbone:
     """A per-frame backbone of the TRN, as one registry entry.
 
-    build() returns a module with ``out_dim``, ``stage_names`` and ``features(x) -> (pooled, stage maps)``;
-    gsdm_taps are the five stage maps GSDM pairs with VGG block1..block5; normalization is the input
-    convention its pretrained weights expect (training.models.normalize.CONVENTIONS); weights is
-    the key map that loads a local weights file into it (training.models.weights.WEIGHT_KINDS).
+    build() returns a module with ``out_dim``, ``stage_names`` and ``features(x) -> ((N, out_dim)
+    pooled, {stage: (N, C_k, h_k, w_k)})`` for frames x (N, 3, H, W); gsdm_taps are the five stage
+    maps GSDM pairs with VGG block1..block5; normalization is the input convention its pretrained
+    weights expect (training.models.normalize.CONVENTIONS); weights is the key map that loads a
+    local weights file into it (training.models.weights.WEIGHT_KINDS), None when none exists.
     """
 
     build: Callable[[], nn.Module]
     gsdm_taps: tuple[str, ...]
     normalization: str
-    weights: str
+    weights: str | None = None
 
 
 _RESNET_TAPS = ("stem", "layer1", "layer2", "layer3", "layer4")

@@ -109,7 +109,11 @@ def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments
                    video_input=options.data.video_input)
     net = arch.build()
     if options.pretrained:
-        load_pretrained_weights(net, options.pretrained, video_backbone(options.backbone).weights)
+        kind = video_backbone(options.backbone).weights
+        if kind is None:
+            raise RecipeError(f"--pretrained: the {options.backbone} backbone has no weights loader "
+                              "(VIDEO_BACKBONES names none)")
+        load_pretrained_weights(net, options.pretrained, kind)
     return net, arch
 
 
