@@ -73,8 +73,8 @@ class SPAMFM(nn.Module):
     in eval mode each output row depends on its own sample only (module docstring, ``eval_descriptor``).
     """
 
-    def __init__(self, channels: int, num_modalities: int, reduction: int | None = None, gate: str = "code",
-                 eval_descriptor: str = "running", momentum: float = 0.1):
+    def __init__(self, channels: int, num_modalities: int, reduction: int | None = None, gate: str = SPAMFM_GATES[0],
+                 eval_descriptor: str = SPAMFM_EVAL[0], momentum: float = 0.1):
         super().__init__()
         if gate not in SPAMFM_GATES:
             raise ValueError(f"SPAMFM gate must be one of {SPAMFM_GATES}, got {gate!r}")
@@ -181,7 +181,7 @@ class SensorTeachers(nn.Module):
 
     def __init__(self, modalities: Sequence[str], num_classes: int, embed_dim: int = 300, fuse: bool = True,
                  fusion_stages: Sequence[str] | None = None, reduction: int | None = None,
-                 gate: str = "code", eval_descriptor: str = "running", encoder: str = "gaf"):
+                 gate: str = SPAMFM_GATES[0], eval_descriptor: str = SPAMFM_EVAL[0], encoder: str = "gaf"):
         super().__init__()
         self.modalities = list(modalities)
         if not self.modalities or len(set(self.modalities)) != len(self.modalities):

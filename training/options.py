@@ -28,8 +28,10 @@ ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": (
 OPTIMIZERS = ("sgd", "adam", "adamw")
 RESIDENCIES = ("auto", "device", "ram", "stream")  # training.residency
 VIDEO_INPUTS = ("rgb", "motion")
-SPAMFM_GATES = ("code", "paper")  # training.fusion: the published code's bounded gate, the paper's unbounded one
-SPAMFM_EVAL = ("running", "sample")  # training.fusion: SPAMFM's per-sample descriptor in eval mode
+# training.fusion, the first of each is the default: the published code's bounded gate or the paper's
+# unbounded one; SPAMFM's per-sample descriptor in eval mode from running statistics or the sample's own.
+SPAMFM_GATES = ("code", "paper")
+SPAMFM_EVAL = ("running", "sample")
 STAGE_SIDES = ("teacher", "student")
 # How a network reads a sensor: "gaf" images (VGG16-BN teachers, ResNet18 students, as the papers) or
 # the "raw" stream on a shared time grid (training.models.raw1d.RawEncoder, for teachers and students).
@@ -152,8 +154,8 @@ class RunOptions:
     ablate: tuple[str, ...] = ()
     temperature: float = 4.0
     teacher_semantic: float = 1.0  # weight of MSE(fc7, class embedding) in the sensor teachers' loss
-    spamfm_gate: str = "code"  # SPAMFM gate: "code" (bounded, sigmoid relations) or "paper" (unbounded)
-    spamfm_eval: str = "running"  # SPAMFM descriptor in eval mode: "running" statistics or the "sample"'s own
+    spamfm_gate: str = SPAMFM_GATES[0]  # SPAMFM gate: "code" (bounded, sigmoid relations) or "paper" (unbounded)
+    spamfm_eval: str = SPAMFM_EVAL[0]  # SPAMFM descriptor in eval mode: "running" statistics or the "sample"'s own
     dropout: float | None = None  # TRN dropout; None: TRN_DROPOUT of the mode
     pretrained: Path | None = None  # local weights for the TRN backbone
     pretrained_sensor: Path | None = None  # local weights for the GAF networks (VGG16-BN / ResNet)
