@@ -22,7 +22,6 @@ from training.options import (ABLATIONS, CHECKPOINTS, MODES, OPTIMIZERS, RESIDEN
                               kd_names)
 
 
-
 def parse_frame_size(value: str | None) -> tuple[int, int] | None:
     """'HxW' -> (H, W); None stays None."""
     if value is None:
@@ -58,9 +57,9 @@ def _subjects_option(ctx, param, value):
 class RegistryChoice(click.Choice):
     """A click.Choice over a registry's names, read when first needed and at every use after.
 
-    Later because the registries of networks and losses import torch, which `--help` and the other
-    commands need not pay for; at every use so that an entry registered at run time (an extension)
-    is offered like the shipped ones.
+    Read late because the registries of networks and losses import torch, which `--help` and the
+    other commands need not pay for; read at every use so that an entry registered at run time (an
+    extension) is offered like the shipped ones.
     """
 
     def __init__(self, names: Callable[[], Sequence[str]]):

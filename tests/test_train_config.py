@@ -72,3 +72,13 @@ def test_a_config_of_another_mode_or_no_config_is_one_line(first_run, tmp_path):
     assert str(broken) in result.output and "not a run's config.yaml" in result.output
     result = CliRunner().invoke(cli, ["train", "--dataset", UTD])
     assert result.exit_code == 2 and "--mode and --dataset are required" in result.output
+
+
+def test_a_config_written_before_the_data_fields_were_renamed_reads_the_same(first_run):
+    from training.options import RENAMED_DATA_FIELDS, RunOptions
+
+    saved = _saved(first_run)
+    old = {**saved, "data": {next((o for o, n in RENAMED_DATA_FIELDS.items() if n == key), key): value
+                             for key, value in saved["data"].items()}}
+    assert set(old["data"]) != set(saved["data"])
+    assert RunOptions.from_dict(old) == RunOptions.from_dict(saved)
