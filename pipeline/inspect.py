@@ -16,6 +16,7 @@ from pipeline.config import CACHE_DIR, load_dataset
 from pipeline.sampling import centre_candidates
 from pipeline.splits import split_masks
 from pipeline.store import FAILED, OK, PENDING, Store, open_store, store_path
+from pipeline.units import format_bytes
 
 
 class InspectError(Exception):
@@ -119,16 +120,6 @@ def summarise(store: Store) -> dict:
     }
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def format_summary(summary: dict) -> str:
     """Plain-text rendering of `summarise`."""
     lines = [
@@ -136,14 +127,14 @@ def format_summary(summary: dict) -> str:
         f"{'' if summary['complete'] else '  (INCOMPLETE: prepare again to finish)'}",
         f"takes {summary['takes']['total']} (ok {summary['takes']['ok']}, failed {summary['takes']['failed']}, "
         f"pending {summary['takes']['pending']});  clips {summary['clips']['total']} (ok {summary['clips']['ok']}, "
-        f"failed {summary['clips']['failed']}, pending {summary['clips']['pending']});  on disk {_size(summary['stored_bytes'])}",
+        f"failed {summary['clips']['failed']}, pending {summary['clips']['pending']});  on disk {format_bytes(summary['stored_bytes'])}",
         "",
         f"{'array':<28} {'shape':<26} {'dtype':<10} {'chunks':<26} {'on disk':>10} {'ratio':>6}",
     ]
     for row in summary["arrays"]:
         lines.append(
             f"{row['name']:<28} {str(tuple(row['shape'])):<26} {row['dtype']:<10} {str(tuple(row['chunks'])):<26} "
-            f"{_size(row['stored_bytes']):>10} {row['ratio'] if row['ratio'] is not None else '-':>6}"
+            f"{format_bytes(row['stored_bytes']):>10} {row['ratio'] if row['ratio'] is not None else '-':>6}"
         )
     lines += ["", f"{'modality':<14} {'present':>8} {'median s':>9} {'median n':>9}"]
     for name, m in summary["modalities"].items():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -39,6 +40,12 @@ def test_text_summary(cache):
     assert "(16, 24, 24, 32, 3)" in out and "float16" in out
     assert "right arm swipe to the left" in out and "right hand wave" in out
     assert "trial" in out and "subject" in out
+    code, as_json = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache), "--json")
+    stored = json.loads(as_json)["stored_bytes"]
+    number, unit = re.search(r"on disk (\d+\.\d) (KiB|MiB|GiB)\n", out).groups()  # binary units, one decimal
+    scale = 1024 ** ("KMG".index(unit[0]) + 1)
+    assert abs(float(number) * scale - stored) <= 0.05 * scale
+    assert not re.search(r"\d [KMG]B\b", out)
 
 
 def test_json_summary_counts(cache, tmp_path):

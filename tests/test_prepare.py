@@ -95,6 +95,21 @@ def test_berkeley_end_to_end(trees, tmp_path):
     assert store.gaf("acc_h03").shape == (store.num_takes, 3, 64, 64)
 
 
+def test_a_bad_berkeley_frame_fails_its_clip_only(trees, tmp_path):
+    root = tmp_path / "raw"
+    shutil.copytree(trees["berkeley-mhad"].root, root)
+    broken = sorted(root.glob("Camera/Cluster*/Cam*/S*/A*/R*"))[0]
+    for frame in broken.glob("*.pgm"):
+        frame.write_bytes(frame.read_bytes()[:6])  # the header cut inside the frame size
+    report = prepare(options("synthetic-berkeley-mhad", root, tmp_path))
+    store = zstore.open_store(report.store_path)
+    failed = store.clips["status"] == "failed"
+    assert failed.sum() == 1 and (store.clips["status"][~failed] == "ok").all()
+    assert (store.takes["status"] == "ok").all()
+    reason = store.clips["error"][failed][0]
+    assert reason.startswith(str(broken)) and ".pgm: malformed PGM header" in reason and "\n" not in reason
+
+
 def test_mmact_quirks_are_recorded_not_fatal(trees, tmp_path):
     summary = trees["mmact-quirks"]
     args = ["prepare", "--dataset", "synthetic-mmact", "--root", str(summary.root), "--cache", str(tmp_path),

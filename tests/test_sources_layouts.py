@@ -1,6 +1,7 @@
 """scan() of each layout on tiny raw trees written by hand, quirks included."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ from pipeline.records import SourceError
 from pipeline.signals import clean_stream
 from pipeline.sources import Scan, get_source
 from pipeline.sources import berkeley_mhad, mmact, utd_mhad
+from pipeline.synthetic.render import write_pgm
+
+REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
 
 
 def touch(path: Path, data: bytes = b"") -> Path:
@@ -248,16 +252,69 @@ def test_bayer_demosaic_matches_bilinear_convolution():
     np.testing.assert_array_equal(rgb[1, 0, 2], raw[1, 0])
 
 
+def bad_pgm_message(path: Path) -> str:
+    """The SourceError of reading one bad frame: it must be one line that names the file."""
+    with pytest.raises(SourceError) as caught:
+        berkeley_mhad.read_bayer_frame(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message
+
+
 def test_bad_pgm_files_name_the_problem(tmp_path):
     ascii_pgm = touch(tmp_path / "a_00000.pgm", b"P2\n2 2\n255\n1 2 3 4\n")
-    with pytest.raises(SourceError, match="a_00000.pgm: not a binary PGM"):
-        berkeley_mhad.read_bayer_frame(ascii_pgm)
+    assert "a_00000.pgm: not a binary PGM" in bad_pgm_message(ascii_pgm)
     short = touch(tmp_path / "b_00000.pgm", pgm_bytes(np.zeros((4, 4), dtype=np.uint8))[:-3])
-    with pytest.raises(SourceError, match="b_00000.pgm: PGM raster has 13 bytes, expected 16"):
-        berkeley_mhad.read_bayer_frame(short)
+    assert "b_00000.pgm: PGM raster has 13 bytes, expected 16" in bad_pgm_message(short)
+    short16 = touch(tmp_path / "b16_00000.pgm", pgm_bytes(np.zeros((4, 4)), maxval=1023)[:-3])
+    assert "b16_00000.pgm: PGM raster has 29 bytes, expected 32" in bad_pgm_message(short16)
     header_only = touch(tmp_path / "c_00000.pgm", b"P5\n4")
-    with pytest.raises(SourceError, match="c_00000.pgm: truncated PGM header"):
-        berkeley_mhad.read_bayer_frame(header_only)
+    assert "c_00000.pgm: malformed PGM header" in bad_pgm_message(header_only)
+    too_deep = touch(tmp_path / "d_00000.pgm", b"P5\n2 2\n70000\n" + bytes(8))
+    assert "d_00000.pgm: malformed PGM header" in bad_pgm_message(too_deep)
+    one_pixel = touch(tmp_path / "e_00000.pgm", pgm_bytes(np.zeros((1, 1), dtype=np.uint8)))
+    assert "e_00000.pgm: unsupported PGM size 1x1" in bad_pgm_message(one_pixel)
+    png = touch(tmp_path / "f_00000.pgm", b"\x89PNG\r\n\x1a\n" + bytes(16))
+    assert "f_00000.pgm: not a binary PGM" in bad_pgm_message(png)
+    glued_comment = touch(tmp_path / "g_00000.pgm", b"P5\n4#c\n4 255\n" + bytes(16))  # Pillow's header grammar
+    assert "g_00000.pgm: malformed PGM header" in bad_pgm_message(glued_comment)
+
+
+def numpy_pgm(data: bytes) -> np.ndarray:
+    """An independent reading of a P5 file: header fields by regex (comment lines dropped), samples by numpy
+    (big-endian when maxval > 255), scaled to 0-255 in floating point, halves up."""
+    gap = rb"(?:\s|#[^\n]*\n)+"
+    header = re.match(rb"P5" + gap + rb"(\d+)" + gap + rb"(\d+)" + gap + rb"(\d+)\s", data)
+    width, height, maxval = (int(g) for g in header.groups())
+    samples = np.frombuffer(data, dtype=np.uint8 if maxval < 256 else ">u2", count=width * height,
+                            offset=header.end())
+    return np.floor(samples.reshape(height, width).astype(np.float64) * 255 / maxval + 0.5).astype(np.uint8)
+
+
+def real_sample_frames() -> list[Path]:
+    frames = sorted(REAL_SAMPLES.rglob("*.pgm"))[:3] if REAL_SAMPLES.is_dir() else []
+    if not frames:
+        pytest.skip(f"no real Berkeley-MHAD .pgm frame in {REAL_SAMPLES}")
+    return frames
+
+
+@pytest.mark.parametrize("kind", ["8-bit", "8-bit maxval 200", "16-bit", "16-bit maxval 1023", "synthetic", "real"])
+def test_pgm_reader_equals_a_numpy_parse(tmp_path, kind):
+    rng = np.random.default_rng(5)
+    if kind == "real":
+        paths = real_sample_frames()
+    elif kind == "synthetic":
+        paths = [tmp_path / "synthetic_00000.pgm"]
+        write_pgm(paths[0], rng.integers(0, 256, size=(30, 44), dtype=np.uint8))
+    else:
+        maxval = {"8-bit": 255, "8-bit maxval 200": 200, "16-bit": 65535, "16-bit maxval 1023": 1023}[kind]
+        samples = rng.integers(0, maxval + 1, size=(30, 44))
+        samples[0, :3] = (0, maxval // 2, maxval)
+        paths = [touch(tmp_path / "frame_00000.pgm", pgm_bytes(samples, maxval=maxval, comment=True))]
+    for path in paths:
+        image = berkeley_mhad._read_pgm(path)
+        assert image.dtype == np.uint8
+        np.testing.assert_array_equal(image, numpy_pgm(path.read_bytes()), err_msg=str(path))
 
 
 # ---------------------------------------------------------------- MMAct

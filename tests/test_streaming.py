@@ -14,8 +14,9 @@ import torch
 
 from pipeline.config import load_dataset
 from pipeline.store import open_store
+from pipeline.units import parse_size
 from training.data import CLIPS, TAKES, Needs, build_data
-from training.options import DataOptions, OptionsError, parse_size, resolve_options
+from training.options import DataOptions, OptionsError, resolve_options
 from training.recipes import run_training
 from training.residency import Resident, StoreReader, choose_residency
 from training.sampler import epoch_order, rank_share

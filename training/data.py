@@ -37,8 +37,9 @@ from pipeline.config import DatasetSpec
 from pipeline.sampling import random_candidates, view_candidates
 from pipeline.splits import split_masks
 from pipeline.store import OK, PENDING, Store
+from pipeline.units import parse_size
 from training.augment import crop_affine, crop_resize, multiscale_boxes, resize_images, view_boxes
-from training.options import DataOptions, OptionsError, parse_size
+from training.options import DataOptions, OptionsError
 from training.residency import (IN_MEMORY, BatchPlan, RawBatch, Resident, Residency, StoreReader, StreamGrid,
                                 choose_residency, selection_bytes)
 from training.sampler import epoch_order, rank_share

@@ -8,13 +8,13 @@ saves as config.yaml and `RunOptions.from_dict()` reads it back for --resume and
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import CACHE_DIR, RUNS_DIR, DatasetSpec, StageDefaults, load_dataset
 from pipeline.store import store_path
+from pipeline.units import parse_size
 from training.logs import tensorboard_available
 from training.sampler import SHUFFLES
 
@@ -59,20 +59,6 @@ RENAMED_DATA_FIELDS = {"frame_size": "crop_size", "workers": "loader_workers"}
 
 class OptionsError(ValueError):
     """An option value that cannot work; the message names the option in one line."""
-
-
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
-          "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
-
-
-def parse_size(text: str | int) -> int:
-    """'2GB', '512MiB', '1.5g', '4096' -> bytes (binary units: 1 GB = 2**30 bytes)."""
-    if isinstance(text, int):
-        return text
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError(f"--max-memory: cannot read {text!r} as a size (e.g. 2GB, 512MiB)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 @dataclass
@@ -240,7 +226,7 @@ class RunOptions:
             try:
                 parse_size(self.data.max_memory)
             except ValueError as error:
-                raise OptionsError(str(error)) from None
+                raise OptionsError(f"--max-memory: {error}") from None
         for stage in (self.teacher, self.student):
             if stage.optimizer not in OPTIMIZERS:
                 raise OptionsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {stage.optimizer!r}")

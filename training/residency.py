@@ -27,14 +27,10 @@ import torch
 from torch import Tensor
 
 from pipeline.store import Store
+from pipeline.units import format_bytes
 from training.streams import STREAM_CHANNELS, time_grid
 
 IN_MEMORY = ("device", "ram")
-def _size(nbytes: float) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.1f} {unit}"
-    return f"{int(nbytes)} B"
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class Residency:
     reason: str
 
     def describe(self) -> str:
-        return f"arrays {_size(self.nbytes)}, residency {self.where} ({self.reason})"
+        return f"arrays {format_bytes(self.nbytes)}, residency {self.where} ({self.reason})"
 
 
 def selection_bytes(store: Store, clips: int, slots: int, takes: int, modalities: Sequence[str],
@@ -115,8 +111,8 @@ def choose_residency(requested: str, nbytes: int, device: torch.device, max_memo
     source = "--max-memory" if max_memory is not None else "half of what is free"
     for where in ("device", "ram"):
         if where in budgets and nbytes <= budgets[where]:
-            return Residency(where, nbytes, f"fits the {where} budget of {_size(budgets[where])}, {source}")
-    return Residency("stream", nbytes, f"above the budget of {_size(budgets['ram'])}, {source}")
+            return Residency(where, nbytes, f"fits the {where} budget of {format_bytes(budgets[where])}, {source}")
+    return Residency("stream", nbytes, f"above the budget of {format_bytes(budgets['ram'])}, {source}")
 
 
 def sensor_input(store: Store, modality: str, takes: np.ndarray, stream: StreamGrid | None,

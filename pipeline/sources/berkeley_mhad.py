@@ -9,6 +9,7 @@ Take key `s{SS}_a{AA}_r{RR}`, label A-1, subject S, trial R. T-pose and backgrou
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -16,6 +17,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from pipeline.config import DatasetSpec
 from pipeline.records import Clip, SensorStream, SourceError, Take
@@ -210,45 +212,57 @@ def frame_files(folder: Path) -> list[Path]:
     return [folder / name for _, name in numbered]
 
 
+PILLOW_ERRORS = (OSError, ValueError, Image.DecompressionBombError)  # what Image.open raises on a bad header
+
+
 def _read_pgm(path: Path) -> np.ndarray:
-    """Binary PGM (P5) -> (H, W) uint8; 16-bit samples (maxval > 255) are big-endian, scaled to 0-255."""
+    """Binary PGM (P5) -> (H, W) uint8, header and raster decoded by Pillow; a sample v of maxval M
+    becomes round(v * 255 / M), halves up (_scale), so 8-bit maxval 255 is kept as is and 16-bit
+    samples (big-endian, M > 255) land on 0-255.
+
+    Pillow's array is the file's own samples only for maxval 255 (mode L) and 65535 (I;16B, read
+    into mode I). For any other maxval its PPM decoder rescales by itself, halves to even (maxval 6:
+    1 -> 42, not 43), 16-bit ones to 0-65535 first, in a Python loop per pixel (0.3 s a 640x480 frame);
+    those rasters are read here with numpy, at the offset where Pillow's header parse stopped.
+    Header forms are Pillow's: a comment must follow whitespace, so `P5#...` or `640#...` (a comment
+    glued to a field, which the former hand parser read) is a malformed header. Any bad file is a
+    one-line SourceError naming it.
+    """
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror})") from exc
-    fields: list[bytes] = []
-    pos = 0
-    while len(fields) < 4:
-        while pos < len(data) and data[pos : pos + 1].isspace():
-            pos += 1
-        if data[pos : pos + 1] == b"#":
-            end = data.find(b"\n", pos)
-            pos = len(data) if end < 0 else end + 1
-            continue
-        start = pos
-        while pos < len(data) and not data[pos : pos + 1].isspace() and data[pos : pos + 1] != b"#":
-            pos += 1
-        if start == pos:
-            raise SourceError(f"{path}: truncated PGM header")
-        fields.append(data[start:pos])
-    if fields[0] != b"P5":
-        raise SourceError(f"{path}: not a binary PGM (magic {fields[0][:8]!r}, expected b'P5')")
+    if data[:2] != b"P5":
+        raise SourceError(f"{path}: not a binary PGM (magic {data[:2]!r}, expected b'P5')")
     try:
-        width, height, maxval = (int(f) for f in fields[1:])
-    except ValueError:
-        raise SourceError(f"{path}: malformed PGM header {b' '.join(fields[1:])!r}") from None
-    if width < 2 or height < 2 or not 0 < maxval < 65536:
-        raise SourceError(f"{path}: unsupported PGM size {width}x{height} or maxval {maxval}")
-    pos += 1  # the single whitespace byte that ends the header
-    sample_bytes = 1 if maxval < 256 else 2
-    expected = width * height * sample_bytes
-    raster = data[pos : pos + expected]
-    if len(raster) != expected:
-        raise SourceError(f"{path}: PGM raster has {len(raster)} bytes, expected {expected} ({width}x{height})")
-    if sample_bytes == 1:
-        image = np.frombuffer(raster, dtype=np.uint8).reshape(height, width)
-        return image if maxval == 255 else _scale(image.astype(np.uint32), maxval)
-    return _scale(np.frombuffer(raster, dtype=">u2").reshape(height, width).astype(np.uint32), maxval)
+        with Image.open(io.BytesIO(data), formats=["PPM"]) as image:
+            return _pgm_samples(path, data, image)
+    except UnidentifiedImageError:
+        raise SourceError(f"{path}: malformed PGM header (Pillow's PPM reader does not identify it)") from None
+    except PILLOW_ERRORS as exc:
+        raise SourceError(f"{path}: malformed PGM header ({exc})") from exc
+
+
+def _pgm_samples(path: Path, data: bytes, image: Image.Image) -> np.ndarray:
+    """The (H, W) uint8 frame of `data`, a P5 file whose header `image` (Pillow, not yet loaded) has read."""
+    width, height = image.size
+    codec, _, offset, args = image.tile[0]
+    if codec == "ppm":  # Pillow's rescaling decoder: a maxval other than 255 and 65535
+        maxval = args[-1]
+    else:
+        maxval = 255 if image.mode == "L" else 65535
+    if width < 2 or height < 2:
+        raise SourceError(f"{path}: unsupported PGM size {width}x{height} (a Bayer frame needs 2x2)")
+    sample = np.dtype(np.uint8 if maxval < 256 else ">u2")
+    expected = width * height * sample.itemsize
+    if len(data) - offset < expected:
+        raise SourceError(f"{path}: PGM raster has {max(0, len(data) - offset)} bytes, "
+                          f"expected {expected} ({width}x{height})")
+    if codec == "ppm":
+        samples = np.frombuffer(data, dtype=sample, count=width * height, offset=offset).reshape(height, width)
+    else:
+        samples = np.asarray(image)  # the raw decoder: the length check above leaves it nothing to fail on
+    return samples if maxval == 255 else _scale(samples.astype(np.uint32), maxval)
 
 
 def _scale(image: np.ndarray, maxval: int) -> np.ndarray:
