@@ -426,6 +426,15 @@ def _score_dicts(stage: Stage, data: SplitData, ctx: Context, num_classes: int,
     return out
 
 
+@dataclass
+class _Progress:
+    """Where a stage's schedule stands: epochs done, and the best validation epoch and accuracy so far."""
+
+    epoch: int = 0
+    best_epoch: int | None = None
+    best_val: float = -1.0
+
+
 def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stage_dir: Path, num_classes: int,
         resume: bool = False, test_every: int = 1, tensorboard: bool = False) -> FitResult:
     """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it.
@@ -439,32 +448,13 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     stage.to(ctx.device)
     if ctx.channels_last:
         stage.to(memory_format=torch.channels_last)
-    params = [p for p in stage.parameters() if p.requires_grad]
-    optimizer = make_optimizer(options, params)
+    optimizer = make_optimizer(options, [p for p in stage.parameters() if p.requires_grad])
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=options.lr_step, gamma=options.lr_gamma)
-    start_epoch, best_epoch, best_val = 0, None, -1.0
-    last_path, best_path, metrics_path = stage_dir / LAST, stage_dir / BEST, stage_dir / METRICS_FILE
-    if resume and last_path.exists():
-        checkpoint = load_checkpoint(last_path, ctx.device)
-        stage.load_trainable_state(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        set_rng_state(checkpoint["rng"][min(ctx.rank, len(checkpoint["rng"]) - 1)])
-        start_epoch, best_epoch, best_val = checkpoint["epoch"], checkpoint["best_epoch"], checkpoint["best_val"]
-        if ctx.is_main:
-            _truncate_metrics(metrics_path, start_epoch)
-    elif ctx.is_main and metrics_path.exists():
-        metrics_path.unlink()
-    if ctx.compile:
-        for module in stage.compile_targets():
-            module.compile()
-    model: nn.Module = stage
-    if ctx.world > 1:
-        model = DistributedDataParallel(stage, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
-                                        find_unused_parameters=stage.unused_parameters)
-    scalars = TensorBoardScalars(stage_dir, start_epoch + 1) if tensorboard and ctx.is_main else None
+    progress = _restore(stage, optimizer, scheduler, ctx, stage_dir, resume)
+    model = _wrap(stage, ctx)
+    scalars = TensorBoardScalars(stage_dir, progress.epoch + 1) if tensorboard and ctx.is_main else None
     scores: dict[str, dict[str, Scores]] | None = None
-    for epoch in range(start_epoch, options.epochs):
+    for epoch in range(progress.epoch, options.epochs):
         lr = optimizer.param_groups[0]["lr"]
         stats = train_epoch(model, stage, data.train, optimizer, options, ctx, epoch,
                             description=f"{stage_dir.name} {epoch + 1}/{options.epochs}")
@@ -479,38 +469,18 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
             "samples_per_s": stats.samples_per_s, "data_wait": stats.data_wait, "seconds": stats.seconds,
         }
         val_accuracy = scores["val"][stage.heads[0]].accuracy if "val" in scores else None
-        improved = val_accuracy is not None and val_accuracy > best_val
+        improved = val_accuracy is not None and val_accuracy > progress.best_val
+        progress.epoch = epoch + 1
         if improved:
-            best_val, best_epoch = val_accuracy, epoch + 1
-        rngs = _gather_rng(ctx)
-        if ctx.is_main:
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if scalars is not None:
-                scalars.write(record)
-            if improved:
-                _atomic_save({"epoch": epoch + 1, "arch": stage.arch.to_dict(), "model": stage.trainable_state(),
-                              "val": val_accuracy}, best_path)
-            _atomic_save({
-                "epoch": epoch + 1, "arch": stage.arch.to_dict(), "model": stage.trainable_state(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": rngs, "best_epoch": best_epoch, "best_val": best_val,
-            }, last_path)
-            if ctx.progress:
-                tqdm.write(_epoch_line(stage_dir.name, record))
+            progress.best_val, progress.best_epoch = val_accuracy, epoch + 1
+        _save_epoch(stage, optimizer, scheduler, ctx, stage_dir, record, progress, improved, scalars)
     if scalars is not None:
         scalars.close()
     final = scores if scores is not None else _score_dicts(stage, data, ctx, num_classes)
-    best = final
-    if best_epoch is not None and best_epoch != options.epochs:
-        if ctx.world > 1:
-            dist.barrier()
-        state = load_checkpoint(best_path, ctx.device)["model"]
-        current = {k: v.detach().clone() for k, v in stage.trainable_state().items()}
-        stage.load_trainable_state(state)
-        best = _score_dicts(stage, data, ctx, num_classes)
-        stage.load_trainable_state(current)
+    best = _best_scores(stage, data, ctx, num_classes, stage_dir / BEST, progress, options.epochs)
+    best = final if best is None else best
     result = FitResult(
-        stage_dir=stage_dir, epochs=options.epochs, best_epoch=best_epoch,
+        stage_dir=stage_dir, epochs=options.epochs, best_epoch=progress.best_epoch,
         final={split: {h: s.to_dict() for h, s in scores.items()} for split, scores in final.items()},
         best={split: {h: s.to_dict() for h, s in scores.items()} for split, scores in best.items()},
         selection=data.selection.summary(),
@@ -518,6 +488,74 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     if ctx.is_main:
         (stage_dir / RESULTS_FILE).write_text(json.dumps(result.to_dict(), indent=1))
     return result
+
+
+def _restore(stage: Stage, optimizer: torch.optim.Optimizer, scheduler, ctx: Context, stage_dir: Path,
+             resume: bool) -> _Progress:
+    """With `resume` and a last.pt: its weights, optimiser, schedule and this rank's RNG state, and
+    metrics.jsonl cut to its epochs. Otherwise a fresh start (an old metrics.jsonl removed)."""
+    last_path, metrics_path = stage_dir / LAST, stage_dir / METRICS_FILE
+    if not (resume and last_path.exists()):
+        if ctx.is_main and metrics_path.exists():
+            metrics_path.unlink()
+        return _Progress()
+    checkpoint = load_checkpoint(last_path, ctx.device)
+    stage.load_trainable_state(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    set_rng_state(checkpoint["rng"][min(ctx.rank, len(checkpoint["rng"]) - 1)])
+    if ctx.is_main:
+        _truncate_metrics(metrics_path, checkpoint["epoch"])
+    return _Progress(checkpoint["epoch"], checkpoint["best_epoch"], checkpoint["best_val"])
+
+
+def _wrap(stage: Stage, ctx: Context) -> nn.Module:
+    """The module the step calls: the stage with its compile targets compiled, in DDP across ranks."""
+    if ctx.compile:
+        for module in stage.compile_targets():
+            module.compile()
+    if ctx.world == 1:
+        return stage
+    return DistributedDataParallel(stage, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                                   find_unused_parameters=stage.unused_parameters)
+
+
+def _save_epoch(stage: Stage, optimizer: torch.optim.Optimizer, scheduler, ctx: Context, stage_dir: Path,
+                record: dict, progress: _Progress, improved: bool, scalars: TensorBoardScalars | None) -> None:
+    """After an epoch, on rank 0: its metrics.jsonl line (and scalars), best.pt when validation
+    improved, then last.pt with every rank's RNG state (gathered on all ranks)."""
+    rngs = _gather_rng(ctx)
+    if not ctx.is_main:
+        return
+    with open(stage_dir / METRICS_FILE, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    if scalars is not None:
+        scalars.write(record)
+    arch, model = stage.arch.to_dict(), stage.trainable_state()
+    if improved:
+        _atomic_save({"epoch": progress.epoch, "arch": arch, "model": model, "val": progress.best_val},
+                     stage_dir / BEST)
+    _atomic_save({"epoch": progress.epoch, "arch": arch, "model": model, "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "rng": rngs, "best_epoch": progress.best_epoch,
+                  "best_val": progress.best_val}, stage_dir / LAST)
+    if ctx.progress:
+        tqdm.write(_epoch_line(stage_dir.name, record))
+
+
+def _best_scores(stage: Stage, data: SplitData, ctx: Context, num_classes: int, best_path: Path, progress: _Progress,
+                 epochs: int) -> dict[str, dict[str, Scores]] | None:
+    """The scores of best.pt when validation chose an epoch before the last (None: the final scores
+    are the best ones); the stage keeps its final weights."""
+    if progress.best_epoch is None or progress.best_epoch == epochs:
+        return None
+    if ctx.world > 1:
+        dist.barrier()
+    state = load_checkpoint(best_path, ctx.device)["model"]
+    current = {k: v.detach().clone() for k, v in stage.trainable_state().items()}
+    stage.load_trainable_state(state)
+    best = _score_dicts(stage, data, ctx, num_classes)
+    stage.load_trainable_state(current)
+    return best
 
 
 def _relative_to_ce(norms: dict[str, float]) -> dict[str, float]:
