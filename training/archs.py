@@ -13,6 +13,7 @@ a field was renamed. A new network is one record class with its `kind`, added to
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -24,7 +25,7 @@ RENAMED_FIELDS = {"frame_size": "crop_size"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Arch:
+class Arch(ABC):
     """The fields every network shares. gaf_size: the GAF side it reads (None: no GAF input);
     stream_seconds: the time grid of a raw-signal encoder (None: no stream input)."""
 
@@ -34,17 +35,18 @@ class Arch:
     gaf_size: int | None = None
     stream_seconds: float | None = None
 
+    @abstractmethod
     def build(self) -> nn.Module:
-        raise NotImplementedError(f"{type(self).__name__} must build its network")
+        """The untrained network this record describes."""
 
     def sensor_modalities(self) -> tuple[str, ...]:
         """The sensor modalities the network reads (none for video)."""
         return ()
 
     @property
+    @abstractmethod
     def network(self) -> str:
         """How a results table names the network."""
-        raise NotImplementedError(f"{type(self).__name__} must name its network")
 
     def to_dict(self) -> dict[str, Any]:
         """{'kind': ..., every field}; tuples as lists."""
