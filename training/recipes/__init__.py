@@ -82,7 +82,7 @@ def resume_options(options: RunOptions, epochs: dict[str, int] | None = None) ->
     --tensorboard, added to the run's own); `epochs` ({"teacher": n, "student": m}) extends a stage's
     schedule. The run continues in the directory given, not the one named in its config (a moved or
     copied run stays where it is)."""
-    saved = RunOptions.from_dict(read_config(options.run_dir)["options"])
+    saved = read_options(options.run_dir / CONFIG_FILE)
     for side, count in (epochs or {}).items():
         setattr(getattr(saved, side), "epochs", count)
     return dataclasses.replace(saved, resume=True, device=options.device, progress=options.progress,
