@@ -282,6 +282,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--kd", type=RegistryChoice(kd_names), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")
+@click.option("--distill-unlabelled", is_flag=True, default=None,
+              help="student stage: also distil on the training takes outside --student-train-fraction, their "
+                   "labels withheld (each step adds a batch of paired takes; same steps as the --kd none baseline)")
 @click.option("--ablate", callback=_list_option, default=None,
               help="comma list: " + "; ".join(f"{', '.join(terms)} ({mode})" for mode, terms in ABLATIONS.items()))
 @stage_optim_options
@@ -456,6 +459,8 @@ def _number(value):
 @click.option("--student-modalities", default=None,
               help="sensor2sensor: comma list of student sensors, one baseline and student each [default: --set student_modality]")
 @click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
+@click.option("--unlabelled", is_flag=True,
+              help="each student also as <key>+unlabelled: distilled on the training takes outside its fraction too")
 @click.option("--variant", "variants", multiple=True,
               help="NAME:KEY=VALUE[,KEY=VALUE...]: one more student row trained with these options, e.g. "
                    "kd1:alpha=1,gamma=0")
@@ -465,8 +470,8 @@ def _number(value):
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write rows, per-seed figures and gains here")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, variants, settings,
-          json_path, quiet) -> None:
+def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, unlabelled, variants,
+          settings, json_path, quiet) -> None:
     """Methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
     from training.study import StudyPlan, run_study
 
@@ -474,7 +479,7 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
         overrides = {"progress": not quiet, **_parse_settings(settings)}
         plan = StudyPlan(dataset=dataset, name=name, seeds=tuple(range(seeds)), runs_dir=runs_dir,
                          fractions=tuple(float(f) for f in parse_list(train_fractions) or ("1",)),
-                         methods=parse_list(methods) or (), ablate=parse_list(ablate) or (),
+                         methods=parse_list(methods) or (), ablate=parse_list(ablate) or (), unlabelled=unlabelled,
                          student_modalities=parse_list(student_modalities) or (), overrides=overrides,
                          variants=dict(_parse_variant(v) for v in variants))
         run_study(plan, json_path)

@@ -49,7 +49,7 @@ def test_teachers_stay_frozen_and_every_term_reaches_the_student_only(s2s_run):
     stage, data, _ = _student(s2s_run)
     saved = torch.load(s2s_run.run_dir / "teachers" / "best.pt", map_location="cpu", weights_only=False)["model"]
     stage.train()
-    assert not stage.teachers.training and all(not p.requires_grad for p in stage.teachers.parameters())
+    assert not stage.teacher.training and all(not p.requires_grad for p in stage.teacher.parameters())
     out = stage(next(iter(data.train.epoch(0))))
     assert set(out.terms) == {"ce", "kd", "distance", "angle", "semantic"}
     student = [p for p in stage.net.parameters()]
@@ -57,7 +57,7 @@ def test_teachers_stay_frozen_and_every_term_reaches_the_student_only(s2s_run):
         grads = torch.autograd.grad(term, student, retain_graph=True, allow_unused=True)
         assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0, name
     teacher_state = {k[len("net."):]: v for k, v in saved.items() if k.startswith("net.")}
-    for key, value in stage.teachers.state_dict().items():
+    for key, value in stage.teacher.state_dict().items():
         assert torch.equal(value, teacher_state[key]), key
 
 

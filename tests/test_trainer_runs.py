@@ -78,15 +78,15 @@ def test_teachers_stay_frozen_during_a_student_epoch(trainer_utd_store, sakdn_ru
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
     options = resolve_options(UTD, "sensor2vision", store=trainer_utd_store, **TINY)
     stage = build_stage("student", store, spec, options, sakdn_run)
-    teacher_before = {k: v.clone() for k, v in stage.teachers.state_dict().items()}
+    teacher_before = {k: v.clone() for k, v in stage.teacher.state_dict().items()}
     student_before = {k: v.clone() for k, v in stage.net.state_dict().items()}
     data = build_data(store, spec, options.data, stage.unit, stage.train_needs, stage.eval_needs, 4,
                       torch.device("cpu"))
     fit(stage, data, options.student, Context(torch.device("cpu"), progress=False), tmp_path, spec.num_classes)
-    assert all(torch.equal(v, stage.teachers.state_dict()[k]) for k, v in teacher_before.items())
+    assert all(torch.equal(v, stage.teacher.state_dict()[k]) for k, v in teacher_before.items())
     assert not all(torch.equal(v, stage.net.state_dict()[k]) for k, v in student_before.items())
-    assert not stage.teachers.training
-    assert not any(p.requires_grad for p in stage.teachers.parameters())
+    assert not stage.teacher.training
+    assert not any(p.requires_grad for p in stage.teacher.parameters())
 
 
 @pytest.mark.parametrize("mode, ablate, kd, expected", [

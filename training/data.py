@@ -9,6 +9,15 @@ Selection: the protocol of datasets.yaml picks train/test rows from metadata col
 see their take's columns plus camera); rows whose recording failed or lacks a needed modality
 are left out and counted per reason; a validation split is carved from the TRAINING rows by
 holding out whole training subjects (seeded), so it shares no subject with the rows trained on.
+A training fraction F < 1 keeps a class-stratified share of the remaining training takes as the
+LABELLED rows; the others (same subjects, never validation or test ones) are the unlabelled rows.
+
+Distillation on paired rows without labels (`paired=True`, a distilling stage with
+--distill-unlabelled): each training batch is the labelled batch the CE-only baseline would see
+(same rows, order and augmentation), followed by a batch of as many rows drawn from ALL training
+rows (labelled and unlabelled) whose labels are replaced by UNLABELLED. Cross-entropy and the
+training accuracy read only rows with a label; the distillation terms read every row. An epoch
+counts labelled rows, so student and baseline make the same number of optimiser steps.
 
 Each rank reads only its share of a split's rows (training.sampler). Its arrays (frames uint8;
 per sensor GAF float16, or for raw-signal encoders the stream on a shared time grid,
@@ -46,6 +55,7 @@ from training.sampler import epoch_order, rank_share
 from training.streams import augment_streams
 
 CLIPS, TAKES = "clips", "takes"
+UNLABELLED = -1  # the label of a batch row whose label is withheld (Batch.labelled)
 
 
 class DataError(ValueError):
@@ -134,11 +144,13 @@ class Selection:
     test: np.ndarray
     val_subjects: tuple[int, ...]
     excluded: dict[str, dict[str, int]]  # side (train | test) -> reason -> rows left out
+    unlabelled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # training rows outside the fraction
 
     def summary(self) -> dict:
         return {
             "unit": self.unit, "protocol": self.protocol,
-            "rows": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            "rows": {"train": len(self.train), "val": len(self.val), "test": len(self.test),
+                     "unlabelled": len(self.unlabelled)},
             "val_subjects": list(self.val_subjects), "excluded": self.excluded,
         }
 
@@ -175,7 +187,8 @@ def select(
     val_fraction: float = 0.2, val_subjects: Sequence[int] = (), seed: int = 0, train_fraction: float = 1.0,
 ) -> Selection:
     """Train/val/test rows of `protocol`: training rows must serve `train_needs`, evaluation rows `eval_needs`;
-    train_fraction < 1 keeps a stratified share of the training takes (after the validation subjects are held out)."""
+    train_fraction < 1 keeps a stratified share of the training takes (after the validation subjects are held
+    out) as `train`, the rest of them as `unlabelled`."""
     columns = row_columns(store, unit)
     try:
         train_mask, test_mask = split_masks(columns, spec.protocols[protocol])
@@ -195,7 +208,8 @@ def select(
     val, val_excluded = _first_reason_counts(train[in_val], exclusion_reasons(store, unit, eval_needs))
     train = train[~in_val]
     take_of_row = store.clips["take"][train] if unit == CLIPS else train
-    train = train[stratified_subset(take_of_row, store.takes["label"][take_of_row], train_fraction, seed)]
+    labelled = stratified_subset(take_of_row, store.takes["label"][take_of_row], train_fraction, seed)
+    train, unlabelled = train[labelled], train[~labelled]
     for reason, count in val_excluded.items():
         train_excluded[reason] = train_excluded.get(reason, 0) + count
     if len(train) == 0 or len(test) == 0:
@@ -203,7 +217,8 @@ def select(
             f"{store.path}: protocol {protocol!r} leaves {len(train)} training and {len(test)} test {unit} "
             f"(excluded: train {train_excluded}, test {test_excluded})"
         )
-    return Selection(unit, protocol, train, val, test, held, {"train": train_excluded, "test": test_excluded})
+    return Selection(unit, protocol, train, val, test, held, {"train": train_excluded, "test": test_excluded},
+                     unlabelled)
 
 
 def segment_slots(stored_segments: int, candidates: int, segments: int) -> np.ndarray:
@@ -264,6 +279,19 @@ class Batch:
     def __len__(self) -> int:
         return len(self.take)
 
+    @property
+    def labelled(self) -> Tensor:
+        """(B,) bool: the rows whose label may be read (the others carry UNLABELLED)."""
+        return self.label != UNLABELLED
+
+
+def join_batches(first: Batch, second: Batch) -> Batch:
+    """The rows of `first` followed by those of `second` (same modalities)."""
+    video = torch.cat([first.video, second.video]) if first.video is not None else None
+    return Batch(label=torch.cat([first.label, second.label]), take=np.concatenate([first.take, second.take]),
+                 clip=np.concatenate([first.clip, second.clip]), video=video,
+                 sensors={m: torch.cat([x, second.sensors[m]]) for m, x in first.sensors.items()})
+
 
 class Loader:
     """Batches over one rank's rows of a split; `epoch(e)` yields them, shuffled and augmented when `train`.
@@ -275,14 +303,18 @@ class Loader:
     augmentation runs on the device. An epoch's batches so depend neither on what ran before (exact
     --resume) nor on where the arrays live. An evaluation loader with several `views` (Views) plans
     every view's frame slots and crop boxes at once; `view_epoch` yields each batch once per view.
+    With `paired` (this rank's share of every training row) each training batch is followed by
+    batch_size rows drawn from it with the stream (seed, epoch, rank, 2, i), labels withheld
+    (module docstring): the labelled half is exactly the batch a loader without `paired` yields.
     """
 
     def __init__(self, source: Resident | StoreReader, store: Store, rows: np.ndarray, unit: str, needs: Needs,
                  batch_size: int, train: bool, options: DataOptions, segments: int, candidates: int,
                  frame_shape: tuple[int, int], normalize: Callable[[Tensor], Tensor] | None,
                  seed: int = 0, rank: int = 0, shuffle: str = "rows", channels_last: bool = False,
-                 views: Views = Views()):
+                 views: Views = Views(), paired: np.ndarray | None = None):
         self.source, self.rows, self.unit, self.needs = source, np.asarray(rows, dtype=np.int64), unit, needs
+        self.paired = np.asarray(paired, dtype=np.int64) if (train and paired is not None and len(paired)) else None
         self.train, self.options, self.seed, self.rank, self.shuffle = train, options, seed, rank, shuffle
         self.segments, self.candidates, self.frame_shape = segments, candidates, frame_shape
         self.normalize, self.channels_last = normalize, channels_last
@@ -307,9 +339,14 @@ class Loader:
         return -(-len(self.rows) // self.batch_size)
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
-        """The batches of one pass (class docstring), each in its first view."""
-        for plan, raw in self._gathered(epoch):
-            yield self.finish(plan, raw)
+        """The batches of one pass (class docstring), each in its first view; with `paired`, each joined
+        by its paired rows without labels."""
+        gathered = self._gathered(epoch)
+        for plan, raw in gathered:
+            batch = self.finish(plan, raw)
+            if self.paired is not None:
+                batch = join_batches(batch, self.finish(*next(gathered)))
+            yield batch
 
     def view_epoch(self, epoch: int) -> Iterator[Iterator[Batch]]:
         """Per batch of one pass, its views one after another (self.views.pairs() order): the same rows
@@ -320,9 +357,21 @@ class Loader:
     def _gathered(self, epoch: int) -> Iterator[tuple[BatchPlan, RawBatch]]:
         """Each batch's plan with its gathered arrays; all plans are made before any array is read."""
         rows = self.shard(epoch)
-        plans = [self.plan(rows[i * self.batch_size:(i + 1) * self.batch_size],
-                           np.random.default_rng([self.seed, epoch, self.rank, 1, i])) for i in range(len(self))]
+        plans = []
+        for i in range(len(self)):
+            plans.append(self.plan(rows[i * self.batch_size:(i + 1) * self.batch_size],
+                                   np.random.default_rng([self.seed, epoch, self.rank, 1, i])))
+            if self.paired is not None:
+                plans.append(self._paired_plan(epoch, i))
         yield from zip(plans, self.source.batches(plans, self.needs.modalities))
+
+    def _paired_plan(self, epoch: int, i: int) -> BatchPlan:
+        """Batch i's paired rows: batch_size of `paired` (without replacement), their labels withheld."""
+        rng = np.random.default_rng([self.seed, epoch, self.rank, 2, i])
+        rows = self.paired[rng.choice(len(self.paired), size=min(self.batch_size, len(self.paired)), replace=False)]
+        plan = self.plan(rows, rng)
+        plan.labelled = False
+        return plan
 
     def plan(self, rows: np.ndarray, rng: np.random.Generator) -> BatchPlan:
         """The takes and clips of these rows (clip or take rows), and the batch's frame draws."""
@@ -339,7 +388,9 @@ class Loader:
 
     def finish(self, plan: BatchPlan, raw: RawBatch, clip_view: int = 0, crop_view: int = 0) -> Batch:
         """The Batch of a plan from its gathered arrays: labels, the video crops of one view, sensor inputs."""
-        label = self.labels[torch.as_tensor(plan.takes)].to(self.source.device, non_blocking=True)
+        label = (self.labels[torch.as_tensor(plan.takes)] if plan.labelled
+                 else torch.full((len(plan.takes),), UNLABELLED, dtype=torch.long))
+        label = label.to(self.source.device, non_blocking=True)
         batch = Batch(label=label, take=plan.takes, clip=plan.clips)
         if raw.frames is not None:
             frames = raw.frames[:, clip_view * self.segments:(clip_view + 1) * self.segments]
@@ -411,7 +462,8 @@ class SplitData:
 def _rows_to_load(store: Store, unit: str, shares: dict[str, np.ndarray], train_needs: Needs,
                   eval_needs: Needs) -> tuple[np.ndarray, np.ndarray]:
     """(clip rows, take rows) whose frames / sensor inputs this rank's shares read."""
-    train, evaluated = shares["train"], np.concatenate([shares["val"], shares["test"]])
+    train = np.unique(np.concatenate([shares["train"], shares["paired"]]))
+    evaluated = np.concatenate([shares["val"], shares["test"]])
     none = np.zeros(0, np.int64)
     if unit == CLIPS:
         take_of = store.clips["take"]
@@ -450,9 +502,11 @@ def build_data(
     batch_size: int, device: torch.device, normalize: Callable[[Tensor], Tensor] | None = None,
     seed: int = 0, rank: int = 0, world: int = 1, channels_last: bool = False, eval_batch_size: int | None = None,
     splits: Sequence[str] = ("train", "val", "test"), train_fraction: float = 1.0, views: Views = Views(),
+    paired: bool = False,
 ) -> SplitData:
     """Check the store, select the rows of options.protocol, place this rank's arrays (training.residency),
-    build the loaders of `splits`; the val and test loaders score `views` of each clip (eval_needs.video)."""
+    build the loaders of `splits`; the val and test loaders score `views` of each clip (eval_needs.video).
+    With `paired` the training loader adds rows without labels from every training row (module docstring)."""
     modalities = tuple(dict.fromkeys(train_needs.modalities + eval_needs.modalities))
     check_store(store, spec, Needs(train_needs.video or eval_needs.video, modalities))
     if eval_needs.video:
@@ -462,6 +516,9 @@ def build_data(
                        options.val_fraction, options.val_subjects, seed, train_fraction)
     shares = {name: rank_share(getattr(selection, name), rank, world, seed, train=name == "train")
               if name in splits else np.zeros(0, np.int64) for name in ("train", "val", "test")}
+    every_train_row = np.concatenate([selection.train, selection.unlabelled])
+    shares["paired"] = (rank_share(every_train_row, rank, world, seed, train=True) if paired and "train" in splits
+                        else np.zeros(0, np.int64))
     clip_rows, take_rows = _rows_to_load(store, unit, shares, train_needs, eval_needs)
     segments = options.segments or store.segments
     needs_video = (train_needs.video and "train" in splits) or eval_needs.video
@@ -480,7 +537,8 @@ def build_data(
     def loader(name: str, needs: Needs) -> Loader:
         train_mode = name == "train"
         size = batch_size if train_mode else (eval_batch_size or batch_size)
-        return Loader(source, store, shares[name], unit, needs, size, train_mode, views=views, **common)
+        return Loader(source, store, shares[name], unit, needs, size, train_mode, views=views,
+                      paired=shares["paired"] if paired and train_mode else None, **common)
 
     return SplitData(
         selection=selection, residency=residency, source=source,

@@ -63,6 +63,8 @@ class Stage(nn.Module):
         gaf_size           GAF side the sensor networks read (None: as stored, or no GAF input)
         stream_seconds     the time grid of raw-signal encoders (None: no stream input)
         unused_parameters  DDP's find_unused_parameters, for a forward that skips some parameters
+        distils            True when the loss has terms that read no label (a distilled student), so
+                           the stage can also learn from paired rows without labels
     """
 
     unit: str
@@ -74,6 +76,7 @@ class Stage(nn.Module):
     gaf_size: int | None = None
     stream_seconds: float | None = None
     unused_parameters: bool = False
+    distils: bool = False
 
     def compile_targets(self) -> list[nn.Module]:
         """The modules torch.compile wraps: the trainable networks (default: the whole stage)."""
@@ -348,13 +351,15 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     """One pass over the training rows; `model` is the stage or its DDP wrapper.
 
     Sums stay on the device; the host reads them (one sync) every `log_every` steps for the
-    progress bar and the non-finite check, and once at the end of the epoch. On the epoch's first
+    progress bar and the non-finite check, and once at the end of the epoch. The training accuracy
+    counts only rows with a label (Batch.labelled); the terms are means over every row. On the epoch's first
     batch every loss term's gradient norm is probed (term_gradient_norms), so an inert or a
     dominating term shows in metrics.jsonl.
     """
     stage.train()
     totals: dict[str, Tensor] = {}
     correct = torch.zeros((), dtype=torch.float64, device=ctx.device)
+    scored = torch.zeros((), dtype=torch.float64, device=ctx.device)  # rows with a label: the accuracy's
     seen = 0
     params = [p for p in stage.parameters() if p.requires_grad]
     clock = [0.0]
@@ -374,7 +379,9 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
         n = len(batch)
         for name, value in {"loss": out.loss, **out.terms}.items():
             totals[name] = totals.get(name, 0.0) + value.detach().double() * n
-        correct += (out.logits.detach().argmax(dim=1) == batch.label).sum()
+        labelled = batch.labelled
+        correct += ((out.logits.detach().argmax(dim=1) == batch.label) & labelled).sum()
+        scored += labelled.sum()
         seen += n
         bar.update(1)
         if step % log_every == 0 or step == len(loader):
@@ -387,7 +394,7 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
         torch.cuda.synchronize(ctx.device)
     seconds = time.perf_counter() - started
     names = sorted(totals)
-    stats = torch.stack([torch.tensor(float(seen), dtype=torch.float64, device=ctx.device), correct,
+    stats = torch.stack([torch.tensor(float(seen), dtype=torch.float64, device=ctx.device), correct, scored,
                          *[totals[k] for k in names]])
     if ctx.world > 1:
         stats = stats if dist.get_backend() == "nccl" else stats.cpu()
@@ -396,9 +403,9 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
             dist.broadcast(buffer, src=0)
     stats = stats.cpu()
     seen_all = max(int(stats[0]), 1)
-    terms = {k: float(v) / seen_all for k, v in zip(names, stats[2:].tolist())}
+    terms = {k: float(v) / seen_all for k, v in zip(names, stats[3:].tolist())}
     _check_finite(terms.get("loss", 0.0), terms, epoch)
-    return EpochStats(terms=terms, accuracy=float(stats[1]) / seen_all, samples=seen_all,
+    return EpochStats(terms=terms, accuracy=float(stats[1]) / max(float(stats[2]), 1.0), samples=seen_all,
                       seconds=seconds, data_seconds=clock[0], grad_norms=grad_norms)
 
 

@@ -31,7 +31,7 @@ from training.gsdm import GSDMLoss
 from training.models.output import NetOutput
 
 __all__ = [
-    "soft_target_loss", "logits_mse_loss", "semantic_loss", "unit_rms", "pairwise_distances",
+    "labelled_cross_entropy", "soft_target_loss", "logits_mse_loss", "semantic_loss", "unit_rms", "pairwise_distances",
     "rkd_distance_loss", "rkd_angle_loss", "attention_map", "attention_transfer_loss",
     "similarity_matrix", "similarity_preserving_loss", "cc_correlation", "correlation_congruence_loss",
     "KDLoss", "SoftTarget", "LogitsMSE", "Semantic", "sakdn_teacher_loss", "SimilarityPreserving", "RKD",
@@ -41,6 +41,14 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- tensor functions
+
+def labelled_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy over the rows with a label (labels >= 0; a withheld label is negative),
+    0 (with a gradient path) for a batch without one, never NaN."""
+    labelled = labels >= 0
+    per_row = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
+    return (per_row * labelled).sum() / labelled.sum().clamp(min=1)
+
 
 def soft_target_loss(student_logits: Tensor, teacher_logits: Tensor, T: float = 4.0) -> Tensor:
     """Hinton soft target: T^2 * mean_b KL(softmax(t_b/T) || softmax(s_b/T)).

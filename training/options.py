@@ -137,6 +137,7 @@ class RunOptions:
     sensor_encoder: str = "gaf"  # SENSOR_ENCODERS: how the sensor teachers and students read a sensor
     kd: str | None = None  # replace the method's distillation terms by a baseline of the LOSSES registry
     kd_weight: float | None = None  # weight of that baseline; None: the registry's default
+    distill_unlabelled: bool = False  # a student also distils on the training takes outside its labelled share
     ablate: tuple[str, ...] = ()
     temperature: float = 4.0
     teacher_semantic: float = 1.0  # weight of MSE(fc7, class embedding) in the sensor teachers' loss
@@ -194,6 +195,8 @@ class RunOptions:
         _check_registered(self.backbone, backbone_names(), "--backbone")
         if self.kd is not None:
             _check_registered(self.kd, kd_names(), "--kd")
+        if self.distill_unlabelled and self.kd == KD_NONE:
+            raise OptionsError("--distill-unlabelled needs a teacher: it cannot go with --kd none")
         unknown = sorted(set(self.ablate) - set(ABLATIONS[self.mode]))
         if unknown:
             raise OptionsError(

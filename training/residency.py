@@ -51,7 +51,7 @@ class BatchPlan:
     index the loaded segment slots (Loader.frame_slots), boxes (C, B, 4) and flips (C, B) are the crops
     (Loader.crop_boxes): V clip views times C crop views of an evaluation (training.data.Views), one and
     one in training. `rng` is the batch's own stream, continued by the augmentation that runs on the
-    gathered arrays.
+    gathered arrays. `labelled` False: the rows' labels are withheld (training.data.UNLABELLED).
     """
 
     takes: np.ndarray
@@ -60,6 +60,7 @@ class BatchPlan:
     slots: np.ndarray | None = None
     boxes: np.ndarray | None = None
     flips: np.ndarray | None = None
+    labelled: bool = True
 
 
 @dataclass

@@ -17,7 +17,9 @@ fraction F, a study trains
     s2s.<m>.baseline       sensor2sensor: ResNet18 on sensor m alone, CE only                 F
     s2s.<m>.student        the same distilled (DASK) from the sakdn teachers of seed s        F
 
-plus, for each --ablate term, the student without it (sakdn.student-<term>, vskd.student-<term>,
+plus, with --unlabelled, each student also distilled on the training takes outside its fraction F,
+their labels withheld (sakdn.student+unlabelled@F, ...; train --distill-unlabelled; the same
+baseline row), for each --ablate term, the student without it (sakdn.student-<term>, vskd.student-<term>,
 s2s.<m>.student-<term>), and for each --variant NAME:KEY=VALUE,... the student trained with those
 options on top of the study's (rows <key>.student-<NAME>): a recipe compared with the same teachers,
 baselines and seeds.
@@ -52,6 +54,7 @@ from training.report import RESULTS_FILE
 logger = logging.getLogger(__name__)
 
 METHODS = ("sakdn", "vskd", "sensor2sensor")
+UNLABELLED_TAG = "+unlabelled"  # the key suffix of a student distilled on the takes outside its fraction too
 # the students' distillation terms a study can ablate (spamfm is a teachers' choice: train --ablate spamfm)
 STUDENT_TERMS = tuple(dict.fromkeys(t for terms in ABLATIONS.values() for t in terms if t != "spamfm"))
 
@@ -66,6 +69,7 @@ class StudyPlan:
     fractions: tuple[float, ...] = (1.0,)
     methods: tuple[str, ...] = ("sakdn", "vskd")
     ablate: tuple[str, ...] = ()  # terms of either method's ABLATIONS: one extra student row each
+    unlabelled: bool = False  # each student also with --distill-unlabelled (rows <key>+unlabelled)
     student_modalities: tuple[str, ...] = ()  # sensor2sensor students; empty: the student_modality option
     variants: dict[str, dict] = field(default_factory=dict)  # name -> options of one extra student row each
     runs_dir: Path = RUNS_DIR
@@ -209,10 +213,12 @@ class Study:
                 self.sensor2sensor_rows(seed, fraction, teachers, modality)
 
     def students(self, mode: str) -> list[tuple[str, str, dict]]:
-        """(key and job suffix, model-name suffix, options) of each student row: the method's own, one per
-        ablated term of `mode`, one per variant. A student ablates only its own row's term (the study's
+        """(key and job suffix, model-name suffix, options) of each student row: the method's own, with
+        plan.unlabelled the same on paired takes without labels too, one per ablated term of `mode`, one per variant. A student ablates only its own row's term (the study's
         --set ablate=... is the teachers' choice)."""
         rows = [("", "", {"ablate": ()})]
+        if self.plan.unlabelled:
+            rows.append((UNLABELLED_TAG, " + paired takes without labels", {"ablate": (), "distill_unlabelled": True}))
         rows += [(f"-{t}", f" without {t}", {"ablate": (t,)}) for t in self.plan.ablate if t in ABLATIONS[mode]]
         rows += [(f"-{name}", f" ({name})", {"ablate": (), **overrides}) for name, overrides in self.plan.variants.items()]
         return rows

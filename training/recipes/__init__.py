@@ -27,7 +27,7 @@ from training.archs import ResNetArch, SensorTeachersArch, TRNArch
 from training.data import DataError, build_data
 from training.engine import RESULTS_FILE, Context, FitResult, Stage, fit, make_context, seed_everything
 from training.models.normalize import input_normalizer
-from training.options import KD_NONE, STAGE_ORDER, OptionsError, RunOptions
+from training.options import KD_NONE, STAGE_ORDER, DataOptions, OptionsError, RunOptions
 from training.recipes import sakdn, sensor2sensor, vskd
 from training.recipes.common import RecipeError
 
@@ -121,6 +121,20 @@ def stage_title(name: str, stage: Stage, options: RunOptions) -> str:
     return f"{method} ({arch.network}, {f'KD {options.kd}' if options.kd else 'DASK'})"
 
 
+def stage_data_options(stage: Stage, data: DataOptions) -> DataOptions:
+    """The data options with what the stage's networks read: the video network's segments, crop and
+    input kind, the sensor networks' GAF side or stream grid."""
+    video = stage.video_arch
+    return dataclasses.replace(
+        data,
+        segments=video.segments if video else data.segments,
+        crop_size=video.crop_size if video else data.crop_size,
+        video_input=video.video_input if video else data.video_input,
+        gaf_size=stage.gaf_size,
+        stream_seconds=stage.stream_seconds,
+    )
+
+
 def _finished(stage_dir: Path, epochs: int) -> bool:
     path = stage_dir / RESULTS_FILE
     return path.exists() and json.loads(path.read_text()).get("epochs") == epochs
@@ -176,18 +190,11 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
             continue
         seed_everything(options.seed + ctx.rank)
         video = stage.video_arch
-        data_options = dataclasses.replace(
-            options.data,
-            segments=video.segments if video else options.data.segments,
-            crop_size=video.crop_size if video else options.data.crop_size,
-            video_input=video.video_input if video else options.data.video_input,
-            gaf_size=stage.gaf_size,
-            stream_seconds=stage.stream_seconds,
-        )
         normalize = input_normalizer(video.backbone).to(ctx.device) if video else None
-        data = build_data(store, spec, data_options, stage.unit, stage.train_needs, stage.eval_needs,
+        data = build_data(store, spec, stage_data_options(stage, options.data), stage.unit, stage.train_needs, stage.eval_needs,
                           optim.batch_size, ctx.device, normalize, seed=options.seed, rank=ctx.rank,
-                          world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction)
+                          world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction,
+                          paired=options.distill_unlabelled and stage.distils)
         logger.info(_describe(name, titles[name], data))
         results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume,
                             test_every=options.test_every, tensorboard=options.tensorboard)
@@ -203,7 +210,9 @@ def _describe(name: str, title: str, data) -> str:
     summary = data.selection.summary()
     rows = summary["rows"]
     excluded = {side: counts for side, counts in summary["excluded"].items() if counts}
-    line = (f"[{name}] {title}: protocol {summary['protocol']}, {summary['unit']} train {rows['train']} / "
+    paired = data.train is not None and data.train.paired is not None
+    unlabelled = f" + {rows['unlabelled']} unlabelled, distilled on" if paired else ""
+    line = (f"[{name}] {title}: protocol {summary['protocol']}, {summary['unit']} train {rows['train']}{unlabelled} / "
             f"val {rows['val']} (subjects {summary['val_subjects']}) / test {rows['test']}; "
             f"{data.residency.describe()}")
     if excluded:
@@ -211,4 +220,5 @@ def _describe(name: str, title: str, data) -> str:
     return line
 
 
-__all__ = ["run_training", "read_config", "read_options", "open_checked_store", "build_stage", "RecipeError", "CONFIG_FILE"]
+__all__ = ["run_training", "read_config", "read_options", "open_checked_store", "build_stage", "stage_data_options",
+           "RecipeError", "CONFIG_FILE"]

@@ -85,10 +85,11 @@ def load_frozen(run_dir: Path, kind: type[Arch], spec: DatasetSpec, store: Store
     return freeze(net), arch
 
 
-def stream_seconds(store: Store, modalities: Sequence[str]) -> float:
-    """The time grid span of raw-signal encoders on these modalities: the store's longest take
-    (training.streams.grid_seconds), one grid for all so fused teachers share a time axis."""
-    infos = [store.sensor_info(m) for m in modalities]
+def stream_seconds(store: Store) -> float:
+    """The time grid span of raw-signal encoders: the store's longest take over every modality
+    (training.streams.grid_seconds). One grid per store, so fused teachers share a time axis and a
+    student reads exactly what its CE-only baseline reads."""
+    infos = [store.sensor_info(m) for m in store.modalities]
     return grid_seconds(np.concatenate([info["duration_s"][info["present"]] for info in infos]))
 
 

@@ -20,76 +20,65 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
 from training.archs import SensorTeachersArch, TRNArch
 from training.data import Batch, Needs
-from training.engine import StepOutput
 from training.fusion import SensorTeachers
 from training.gsdm import ablated_forward
 from training.losses import build_loss
+from training.models.output import NetOutput
 from training.models.trn import TRN
 from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorTeacherStage, VideoClassifier
 from training.recipes.common import (
     RecipeError,
-    baseline_kd,
-    freeze,
     load_frozen,
     load_pretrained_weights,
     stream_seconds,
     teachers_run,
     video_network,
 )
+from training.recipes.student import DistilledStudent
 
 
-class SakdnStudent(VideoClassifier):
+class SakdnStudent(DistilledStudent, VideoClassifier):
     """TRN student with frozen SensorTeachers; terms as in the module docstring."""
+
+    TERMS = ("st", "gsdm", "sp")
 
     def __init__(self, net: TRN, arch: TRNArch, teachers: SensorTeachers, teacher_arch: SensorTeachersArch,
                  class_embedding: Tensor, options: RunOptions):
         super().__init__(net, arch)
-        self.teachers = freeze(teachers)
         self.train_needs = Needs(video=True, modalities=tuple(teachers.modalities))
         self.gaf_size, self.stream_seconds = teacher_arch.gaf_size, teacher_arch.stream_seconds
-        self.weights = {"st": options.alpha, "gsdm": options.beta, "sp": options.gamma}
-        self.kd_name = options.kd
-        if options.kd is not None:
-            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.gsdm_taps,
-                                                  teacher_taps=[f"{m}.{tap}" for m in teachers.modalities
-                                                                for tap in teachers.nets[m].tap_names],
-                                                  embed_dim=net.embed_dim, temperature=options.temperature)
-            self.active: tuple[str, ...] = ()
-        else:
-            self.active = tuple(t for t in ("st", "gsdm", "sp") if t not in options.ablate and self.weights[t] != 0)
+        teacher_taps = teachers.nets[teachers.modalities[0]].tap_names  # VGG block1..5, raw block1..4
+        self.distil_from(teachers, {"st": options.alpha, "gsdm": options.beta, "sp": options.gamma}, options,
+                         (net.gsdm_taps, [f"{m}.{tap}" for m in teachers.modalities for tap in teacher_taps]))
+        if options.kd is None:
             self.st = build_loss("st", T=options.temperature)
-            teacher_taps = teachers.nets[teachers.modalities[0]].tap_names  # VGG block1..5, raw block1..4
             self.gsdm = build_loss("gsdm", class_embedding=class_embedding, teacher_taps=teacher_taps,
                                    student_taps=net.gsdm_taps[len(net.gsdm_taps) - len(teacher_taps):])
             self.sp = build_loss("semantic")
 
-    def frozen_modules(self) -> list[nn.Module]:
-        return [self.teachers]
+    def student_output(self, batch: Batch) -> NetOutput:
+        return self.net(batch.video)
 
-    def forward(self, batch: Batch) -> StepOutput:
-        student = self.net(batch.video)
-        with torch.no_grad():
-            teacher = self.teachers(batch.sensors)
-        terms = {"ce": F.cross_entropy(student.logits, batch.label)}
-        if self.kd_name is not None:
-            terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
-        if "st" in self.active:
-            terms["st"] = self.weights["st"] * self.st(student, teacher)
-        if "gsdm" in self.active:
-            context = {"student_ablated": ablated_forward(self.net, batch.video),
-                       "teacher_ablated": ablated_forward(self.teachers, batch.sensors)}
-            terms["gsdm"] = self.weights["gsdm"] * self.gsdm(student, teacher, **context)
-        if "sp" in self.active:
-            terms["sp"] = self.weights["sp"] * self.sp(student, teacher)
-        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
+    def teacher_output(self, batch: Batch) -> NetOutput:
+        return self.teacher(batch.sensors)
+
+    def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
+        terms = {}
+        if "st" in self.weights:
+            terms["st"] = self.st(student, teacher)
+        if "gsdm" in self.weights:
+            terms["gsdm"] = self.gsdm(student, teacher, student_ablated=ablated_forward(self.net, batch.video),
+                                      teacher_ablated=ablated_forward(self.teacher, batch.sensors))
+        if "sp" in self.weights:
+            terms["sp"] = self.sp(student, teacher)
+        return terms
 
 
 def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> SensorTeacherStage:
@@ -103,7 +92,7 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
     arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
                               fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
                               eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
-                              gaf_size=None if raw else gaf_size, stream_seconds=stream_seconds(store, modalities) if raw else None)
+                              gaf_size=None if raw else gaf_size, stream_seconds=stream_seconds(store) if raw else None)
     net = arch.build()
     if options.pretrained_sensor and raw:
         raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from torch import Tensor
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
 from training.archs import Raw1DArch, ResNetArch, SensorTeachersArch
 from training.data import Batch, Needs
-from training.engine import StepOutput
 from training.fusion import SensorTeachers
 from training.losses import build_loss
 from training.models.output import NetOutput
@@ -36,53 +33,36 @@ from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier
-from training.recipes.common import RecipeError, baseline_kd, freeze, load_frozen, teachers_run
-from training.recipes.vskd import student_network
+from training.recipes.common import RecipeError, load_frozen, teachers_run
+from training.recipes.student import DistilledStudent
+from training.recipes.vskd import DASK_TERMS, dask_switches, dask_weights, student_network
 
-TERMS = ("kd", "distance", "angle", "semantic")
 
-
-class SensorStudent(SensorClassifier):
+class SensorStudent(DistilledStudent, SensorClassifier):
     """ResNet student on one modality with frozen fused SensorTeachers on the same take's other sensors."""
+
+    TERMS = DASK_TERMS
 
     def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: ResNetArch | Raw1DArch,
                  teachers: SensorTeachers, options: RunOptions):
         super().__init__(net, modality, arch)
-        self.teachers = freeze(teachers)
         self.train_needs = Needs(modalities=tuple(dict.fromkeys((modality, *teachers.modalities))))
-        self.kd_name = options.kd
-        if options.kd is not None:
-            depth = len(net.tap_names)  # the teachers' last taps, as deep as the student's
-            teacher_taps = [f"{m}.{tap}" for m in teachers.modalities for tap in teachers.nets[m].tap_names[-depth:]]
-            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.tap_names,
-                                                  teacher_taps=teacher_taps, embed_dim=net.embed_dim,
-                                                  temperature=options.temperature)
-        else:
-            switches = {term: term not in options.ablate for term in ("distance", "angle", "semantic")}
-            self.dask = build_loss("dask", T=options.temperature, per_teacher=False, **switches)
-            weights = {"kd": options.alpha, "distance": options.beta, "angle": options.beta, "semantic": options.gamma}
-            self.weights = {t: w for t, w in weights.items() if t not in options.ablate and w != 0}
+        depth = len(net.tap_names)  # the teachers' last taps, as deep as the student's
+        teacher_taps = [f"{m}.{tap}" for m in teachers.modalities for tap in teachers.nets[m].tap_names[-depth:]]
+        self.distil_from(teachers, dask_weights(options), options, (net.tap_names, teacher_taps))
+        if options.kd is None:
+            self.dask = build_loss("dask", T=options.temperature, per_teacher=False, **dask_switches(options))
 
-    def frozen_modules(self) -> list[nn.Module]:
-        return [self.teachers]
+    def student_output(self, batch: Batch) -> NetOutput:
+        return self.net(batch.sensors[self.modality])
 
-    def fused_teacher(self, batch: Batch) -> NetOutput:
+    def teacher_output(self, batch: Batch) -> NetOutput:
         """The teachers' fused output as one teacher (their per-sensor outputs left out)."""
-        with torch.no_grad():
-            out = self.teachers({m: batch.sensors[m] for m in self.teachers.modalities})
+        out = self.teacher({m: batch.sensors[m] for m in self.teacher.modalities})
         return NetOutput(logits=out.logits, embedding=out.embedding, taps=out.taps)
 
-    def forward(self, batch: Batch) -> StepOutput:
-        student = self.net(batch.sensors[self.modality])
-        teacher = self.fused_teacher(batch)
-        terms = {"ce": F.cross_entropy(student.logits, batch.label)}
-        if self.kd_name is not None:
-            terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
-        else:
-            for name, value in self.dask.terms(student, teacher).items():
-                if name in self.weights:
-                    terms[name] = self.weights[name] * value
-        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
+    def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
+        return self.dask.terms(student, teacher)
 
 
 def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> SensorClassifier:

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from torch import Tensor
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
 from training.archs import Raw1DArch, ResNetArch, TRNArch
 from training.data import Batch, Needs
-from training.engine import StepOutput
 from training.losses import build_loss
+from training.models.output import NetOutput
 from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
@@ -35,51 +33,49 @@ from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier, VideoClassifier
 from training.recipes.common import (
     RecipeError,
-    baseline_kd,
-    freeze,
     load_frozen,
     load_pretrained_weights,
     stream_seconds,
     teachers_run,
     video_network,
 )
+from training.recipes.student import DistilledStudent
 
-class VskdStudent(SensorClassifier):
+DASK_TERMS = ("kd", "distance", "angle", "semantic")  # soft target, RKD distance and angle, semantic
+
+
+class VskdStudent(DistilledStudent, SensorClassifier):
     """ResNet student on one modality with a frozen TRN teacher on the paired clip."""
+
+    TERMS = DASK_TERMS
 
     def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: ResNetArch | Raw1DArch, teacher: TRN,
                  teacher_arch: TRNArch, options: RunOptions):
         super().__init__(net, modality, arch)
-        self.teacher = freeze(teacher)
         self.train_needs = Needs(video=True, modalities=(modality,))
         self.video_arch = teacher_arch
-        self.kd_name = options.kd
-        if options.kd is not None:
-            self.kd, self.kd_weight = baseline_kd(options.kd, options.kd_weight, student_taps=net.tap_names,
-                                                  teacher_taps=teacher.gsdm_taps[1:], embed_dim=net.embed_dim,
-                                                  temperature=options.temperature)
-        else:
-            switches = {term: term not in options.ablate for term in ("distance", "angle", "semantic")}
-            self.dask = build_loss("dask", T=options.temperature, alpha=options.alpha, beta=options.beta,
-                                   gamma=options.gamma, **switches)
-            self.weights = {"kd": options.alpha, "distance": options.beta, "angle": options.beta,
-                            "semantic": options.gamma}
+        self.distil_from(teacher, dask_weights(options), options, (net.tap_names, teacher.gsdm_taps[1:]))
+        if options.kd is None:
+            self.dask = build_loss("dask", T=options.temperature, **dask_switches(options))
 
-    def frozen_modules(self) -> list[nn.Module]:
-        return [self.teacher]
+    def student_output(self, batch: Batch) -> NetOutput:
+        return self.net(batch.sensors[self.modality])
 
-    def forward(self, batch: Batch) -> StepOutput:
-        student = self.net(batch.sensors[self.modality])
-        with torch.no_grad():
-            teacher = self.teacher(batch.video)
-        terms = {"ce": F.cross_entropy(student.logits, batch.label)}
-        if self.kd_name is not None:
-            terms[f"kd_{self.kd_name}"] = self.kd_weight * self.kd(student, teacher, labels=batch.label)
-        else:
-            for name, value in self.dask.terms(student, teacher).items():
-                if self.weights[name] != 0:
-                    terms[name] = self.weights[name] * value
-        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
+    def teacher_output(self, batch: Batch) -> NetOutput:
+        return self.teacher(batch.video)
+
+    def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
+        return self.dask.terms(student, teacher)
+
+
+def dask_weights(options: RunOptions) -> dict[str, float]:
+    """DASK's term weights (VSKD Eq. 9): alpha the soft target, beta both RKD terms, gamma the semantic term."""
+    return {"kd": options.alpha, "distance": options.beta, "angle": options.beta, "semantic": options.gamma}
+
+
+def dask_switches(options: RunOptions) -> dict[str, bool]:
+    """The DASK terms --ablate leaves on (the soft target is always computed)."""
+    return {term: term not in options.ablate for term in DASK_TERMS[1:]}
 
 
 def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> VideoClassifier:
@@ -98,14 +94,14 @@ def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
                     seconds: float | None = None) -> SensorClassifier:
     """The student modality's network, CE only: ResNet18 on its GAF images (with --pretrained-sensor
     weights), or with --sensor-encoder raw the raw-signal encoder on its stream over a grid of
-    `seconds` (None: the store's, recipes.common.stream_seconds)."""
+    `seconds` (None: the store's, recipes.common.stream_seconds, which its teachers read too)."""
     modality = student_modality(store, options)
     embed_dim = store.class_embedding.shape[1]
     if options.sensor_encoder == "raw":
         if options.pretrained_sensor:
             raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
         arch = Raw1DArch(num_classes=spec.num_classes, embed_dim=embed_dim, modality=modality,
-                         stream_seconds=seconds or stream_seconds(store, (modality,)))
+                         stream_seconds=seconds or stream_seconds(store))
         return SensorClassifier(arch.build(), modality, arch)
     arch = ResNetArch(num_classes=spec.num_classes, embed_dim=embed_dim, modality=modality,
                       gaf_size=options.data.gaf_size or store.layout.gaf_size)

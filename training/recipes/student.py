@@ -1,0 +1,79 @@
+"""The one base of every distilled student (SAKDN, VSKD, sensor2sensor), after mdistiller's Distiller.
+
+    L = CE(student logits, labels; rows with a label only) + sum_t w_t * term_t(student, teacher)
+
+over every row of the batch: the labelled rows and, with --distill-unlabelled, the paired rows whose
+labels are withheld (training.data). A distillation term reads the two networks' outputs, never a
+label, which is what lets it learn from takes without one. The base owns what every method shares:
+
+    the frozen teacher     freeze() once, kept in eval mode by Stage.train, left out of checkpoints
+    teacher_output(batch)  the teacher's output of a batch, under no_grad: the one place a teacher
+                           runs, so its outputs could be answered from a cache instead
+    --kd NAME              the KD_BASELINES loss replaces the method's terms (weight --kd-weight)
+    --ablate / weights     a term that is ablated or weighted 0 is neither computed nor logged
+
+A method is a subclass of the student's classifier stage (recipes.classifiers) and this base; it
+names its TERMS, their weights, how the student and the teacher read a batch, and method_terms.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from training.data import Batch
+from training.engine import Stage, StepOutput
+from training.losses import labelled_cross_entropy
+from training.models.output import NetOutput
+from training.options import RunOptions
+from training.recipes.common import baseline_kd, freeze
+
+
+class DistilledStudent(Stage):
+    """Base of a student distilled from a frozen teacher (module docstring). Subclasses call
+    `distil_from` after their classifier's __init__ and implement the three methods below."""
+
+    TERMS: tuple[str, ...] = ()  # the method's own distillation terms
+    distils = True
+
+    def distil_from(self, teacher: nn.Module, weights: Mapping[str, float], options: RunOptions,
+                    baseline_taps: tuple[Sequence[str], Sequence[str]]) -> None:
+        """Freeze `teacher`, and weigh the method's TERMS (`weights`, less --ablate and zero weights) or,
+        with --kd NAME, the baseline loss built on (student taps, teacher taps)."""
+        self.teacher = freeze(teacher)
+        self.kd_name = options.kd
+        if options.kd is not None:
+            student_taps, teacher_taps = baseline_taps
+            self.kd, weight = baseline_kd(options.kd, options.kd_weight, student_taps=student_taps,
+                                          teacher_taps=teacher_taps, embed_dim=self.net.embed_dim,
+                                          temperature=options.temperature)
+            self.weights = {f"kd_{options.kd}": weight}
+        else:
+            self.weights = {t: float(weights[t]) for t in self.TERMS if t not in options.ablate and weights[t] != 0}
+
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.teacher]
+
+    def student_output(self, batch: Batch) -> NetOutput:
+        raise TypeError(f"{type(self).__name__} must implement student_output(batch)")
+
+    def teacher_output(self, batch: Batch) -> NetOutput:
+        """The frozen teacher's output of `batch` (called under no_grad)."""
+        raise TypeError(f"{type(self).__name__} must implement teacher_output(batch)")
+
+    def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
+        """The unweighted terms named in self.weights (at least those)."""
+        raise TypeError(f"{type(self).__name__} must implement method_terms(student, teacher, batch)")
+
+    def forward(self, batch: Batch) -> StepOutput:
+        student = self.student_output(batch)
+        with torch.no_grad():
+            teacher = self.teacher_output(batch)
+        if self.kd_name is not None:
+            raw = {f"kd_{self.kd_name}": self.kd(student, teacher)}
+        else:
+            raw = self.method_terms(student, teacher, batch)
+        terms = {"ce": labelled_cross_entropy(student.logits, batch.label)}
+        terms.update({name: weight * raw[name] for name, weight in self.weights.items()})
+        return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
