@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -282,7 +283,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--kd", type=RegistryChoice(kd_names), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")
-@click.option("--distill-unlabelled", is_flag=True, default=None,
+@click.option("--distill-unlabelled/--no-distill-unlabelled", default=None,
               help="student stage: also distil on the training takes outside --student-train-fraction, their "
                    "labels withheld (each step adds a batch of paired takes; same steps as the --kd none baseline)")
 @click.option("--ablate", callback=_list_option, default=None,
@@ -439,6 +440,11 @@ def _parse_variant(text: str) -> tuple[str, dict]:
     return name.strip(), _parse_settings(tuple(re.split(r",(?![^\[]*\])", settings)))
 
 
+def _command_line() -> str:
+    """This invocation as a shell command, for results pages."""
+    return "python cli.py " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+
+
 def _number(value):
     """'3e-4' (which YAML 1.1 reads as a string) -> 0.0003; anything else as it is."""
     if isinstance(value, str):
@@ -469,9 +475,11 @@ def _number(value):
                    "or preset=NAME (a dataset preset of datasets.yaml, under the other settings)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write rows, per-seed figures and gains here")
+@click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write the results page (the command, the rows, the gains) here")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, unlabelled, variants,
-          settings, json_path, quiet) -> None:
+          settings, json_path, markdown, quiet) -> None:
     """Methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
     from training.study import StudyPlan, run_study
 
@@ -482,7 +490,7 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
                          methods=parse_list(methods) or (), ablate=parse_list(ablate) or (), unlabelled=unlabelled,
                          student_modalities=parse_list(student_modalities) or (), overrides=overrides,
                          variants=dict(_parse_variant(v) for v in variants))
-        run_study(plan, json_path)
+        run_study(plan, json_path, markdown, command=_command_line())
     except _user_errors() as error:
         raise click.ClickException(str(error))
 
@@ -494,14 +502,17 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
 @click.option("--ablate", default=None, help="comma list of distillation terms; each adds the student without it")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write rows, per-seed figures and gains here")
+@click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write the results page here")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def demo(workdir, epochs_scale, seeds, ablate, json_path, quiet) -> None:
-    """Synthesise a small UTD-MHAD-like dataset, prepare it, run both methods over seeds and print one table."""
+def demo(workdir, epochs_scale, seeds, ablate, json_path, markdown, threads, quiet) -> None:
+    """Synthesise a small MMAct-like dataset, prepare it, run both methods over seeds and print one table."""
     from training.demo import DemoOptions, run_demo
 
     try:
         run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seeds=seeds, ablate=parse_list(ablate) or (),
-                             progress=not quiet), json_path)
+                             threads=threads, progress=not quiet), json_path, markdown)
     except _user_errors() as error:
         raise click.ClickException(str(error))
 

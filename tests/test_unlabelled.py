@@ -11,11 +11,14 @@ from click.testing import CliRunner
 from cli import cli
 from pipeline.config import load_dataset
 from pipeline.store import open_store
-from training.data import UNLABELLED, build_data, select
+from training.archs import Raw1DArch
+from training.data import UNLABELLED, Needs, build_data, select
 from training.engine import Context, fit, seed_everything
-from training.losses import labelled_cross_entropy
+from training.losses import build_loss, labelled_cross_entropy
 from training.options import resolve_options
 from training.recipes import build_stage, run_training, stage_data_options
+from training.recipes.classifiers import SensorClassifier
+from training.recipes.common import stream_seconds
 from training.recipes.sakdn import SakdnStudent
 from training.recipes.sensor2sensor import SensorStudent
 from training.recipes.student import DistilledStudent
@@ -148,7 +151,7 @@ def test_every_mode_trains_with_the_flag_on_one_student_base(trainer_utd_store, 
     batch.label = torch.full_like(batch.label, UNLABELLED)                # no labelled row at all
     stage.train()
     out = stage(batch)
-    assert float(out.terms["ce"]) == 0.0 and torch.isfinite(out.loss)
+    assert out.terms["ce"].item() == 0.0 and torch.isfinite(out.loss)
     grads = torch.autograd.grad(out.loss, [p for p in stage.net.parameters()], allow_unused=True)
     assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0  # the terms teach without labels
     options = resolve_options(UTD, mode, stage="student", store=trainer_utd_store, teachers=teacher_runs[mode],
@@ -172,10 +175,55 @@ def test_a_study_adds_the_unlabelled_student_beside_todays(trainer_utd_store, tm
     plan = StudyPlan(dataset=UTD, name="u", seeds=(0,), fractions=(0.5,), methods=("sensor2sensor",),
                      unlabelled=True, student_modalities=("gyro",), runs_dir=tmp_path,
                      overrides={**overrides, "store": trainer_utd_store, "ablate": ("spamfm",)})
-    result = run_study(plan)
+    result = run_study(plan, markdown=tmp_path / "page.md", command="python cli.py study ...")
     keys = {row["key"] for row in result["rows"]}
+    rows = {row["key"]: row for row in result["rows"]}
+    assert len(rows["s2s.gyro.student+unlabelled@0.5"]["train_accuracy"]) == 1    # networks print train accuracy
+    assert rows["classical.gyro@0.5"]["train_accuracy"] == []
+    page = (tmp_path / "page.md").read_text()
+    assert "| `s2s.gyro.student+unlabelled@0.5` |" in page and "python cli.py study ..." in page
     assert {"s2s.gyro.baseline@0.5", "s2s.gyro.student@0.5", "s2s.gyro.student+unlabelled@0.5"} <= keys
     gains = {g["student"]: g["baseline"] for g in result["gains"]}
     assert gains["s2s.gyro.student+unlabelled@0.5"] == "s2s.gyro.baseline@0.5"
     config = (tmp_path / "u" / "s2s-student-gyro+unlabelled-f0.5-s0" / "config.yaml").read_text()
     assert "distill_unlabelled: true" in config
+
+
+class WristFromHip(DistilledStudent, SensorClassifier):
+    """README "Extending": a new distilled student is one class of its own terms (here the soft target
+    of a frozen network on another sensor of the same take)."""
+
+    TERMS = ("kd",)
+
+    def __init__(self, net, modality, arch, teacher, teacher_modality, options):
+        super().__init__(net, modality, arch)
+        self.teacher_modality = teacher_modality
+        self.train_needs = Needs(modalities=(modality, teacher_modality))
+        self.distil_from(teacher, {"kd": options.alpha}, options, (net.tap_names, teacher.tap_names))
+        self.st = build_loss("st", T=options.temperature)
+
+    def student_output(self, batch):
+        return self.net(batch.sensors[self.modality])
+
+    def teacher_output(self, batch):
+        return self.teacher(batch.sensors[self.teacher_modality])
+
+    def method_terms(self, student, teacher, batch):
+        return {"kd": self.st(student, teacher)}
+
+
+def test_a_new_student_written_on_the_base_distils_on_unlabelled_rows(trainer_utd_store, tmp_path):
+    store, spec = open_store(trainer_utd_store), load_dataset(UTD)
+    options = resolve_options(UTD, "sensor2sensor", stage="student", store=trainer_utd_store, alpha=1.0,
+                              student_train_fraction=0.5, distill_unlabelled=True, **TINY)
+    seconds = stream_seconds(store)
+    arch = Raw1DArch(num_classes=spec.num_classes, embed_dim=8, modality="gyro", stream_seconds=seconds)
+    teacher = Raw1DArch(num_classes=spec.num_classes, embed_dim=8, modality="acc", stream_seconds=seconds).build()
+    seed_everything(0)
+    stage = WristFromHip(arch.build(), "gyro", arch, teacher, "acc", options)
+    data = build_data(store, spec, stage_data_options(stage, options.data), stage.unit, stage.train_needs,
+                      stage.eval_needs, 4, torch.device("cpu"), train_fraction=0.5, paired=True)
+    before = {k: v.clone() for k, v in stage.teacher.state_dict().items()}
+    records = _fit_metrics(stage, data, options, tmp_path)
+    assert set(records[0]["train"]) == {"loss", "accuracy", "ce", "kd"} and records[0]["train"]["kd"] > 0
+    assert all(torch.equal(v, stage.teacher.state_dict()[k]) for k, v in before.items())

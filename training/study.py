@@ -49,7 +49,7 @@ from training.baseline import run_baseline
 from training.options import ABLATIONS, KD_NONE, OptionsError, RunOptions, resolve_options
 from training.recipes import CONFIG_FILE, open_checked_store, run_training
 from training.recipes.vskd import student_modality
-from training.report import RESULTS_FILE
+from training.report import RESULTS_FILE, read_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ class StudyPlan:
     variants: dict[str, dict] = field(default_factory=dict)  # name -> options of one extra student row each
     runs_dir: Path = RUNS_DIR
     overrides: dict = field(default_factory=dict)
+    # options of the runs at a fraction F < 1 on top of `overrides` (e.g. more epochs, where an epoch of
+    # few labelled takes is a few steps); the baseline and its students alike
+    fraction_overrides: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +88,8 @@ class Row:
     input: str
     accuracy: list[float] = field(default_factory=list)
     macro_f1: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)  # final epoch, on the rows trained on (networks)
+    alias_of: str | None = None  # a row shown under another key too (the demo's headline keys)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -127,7 +132,8 @@ class Study:
 
     def options(self, job: str, seed: int, mode: str, **extra) -> RunOptions:
         name = f"{job}-s{seed}"
-        return resolve_options(self.plan.dataset, mode, **{**self.plan.overrides, **extra}, seed=seed, name=name,
+        scarce = self.plan.fraction_overrides if extra.get("student_train_fraction", 1.0) < 1.0 else {}
+        return resolve_options(self.plan.dataset, mode, **{**self.plan.overrides, **scarce, **extra}, seed=seed, name=name,
                                runs_dir=Path(self.plan.runs_dir) / self.plan.name, overwrite=True, baseline=False)
 
     def train(self, options: RunOptions) -> Path:
@@ -146,14 +152,19 @@ class Study:
 
     def record(self, key: str, model: str, inp: str, run_dir: Path, stage: str, head: str | None = None,
                baseline: str | None = None) -> None:
-        """Append the final-epoch test figures of one run to row `key` (a student names its baseline row)."""
+        """Append the final-epoch test figures of one run to row `key` (a student names its baseline row),
+        and its training accuracy unless `head` is a second head (which the training accuracy is not of)."""
         if baseline is not None:
             self.baseline_of[key] = baseline
         result = json.loads((run_dir / stage / RESULTS_FILE).read_text())["final"]["test"]
-        figures = result[head or next(iter(result))]
+        first = next(iter(result))
+        figures = result[head or first]
         row = self.rows.setdefault(key, Row(key, model, inp))
         row.accuracy.append(figures["accuracy"])
         row.macro_f1.append(figures["macro_f1"])
+        records = read_metrics(run_dir / stage)
+        if records and (head or first) == first:
+            row.train_accuracy.append(records[-1]["train"]["accuracy"])
 
     def run(self) -> dict:
         started = time.perf_counter()
@@ -184,19 +195,19 @@ class Study:
 
     def video_network(self, seed: int, fraction: float) -> Path:
         """TRN with CE only, trained as the SAKDN student is; at F = 1 also the VSKD video teacher."""
-        suffix = _suffix(fraction)
+        suffix = fraction_suffix(fraction)
         options = self.options(f"video{_job_suffix(fraction)}", seed, "sensor2vision", stage="student", kd=KD_NONE,
                                student_train_fraction=fraction)
         run_dir = self.train(options)
         video = f"video ({options.data.video_input})"
-        if "sakdn" in self.plan.methods:
+        if "sakdn" in self.plan.methods and fraction in self.plan.fractions:
             self.record(f"sakdn.video_baseline{suffix}", "SAKDN video baseline (TRN, CE only)", video, run_dir, "student")
         if fraction == 1.0 and "vskd" in self.plan.methods:
             self.record("vskd.video_teacher", "VSKD video teacher (TRN, CE only)", video, run_dir, "student")
         return run_dir
 
     def seed_fraction(self, seed: int, fraction: float, teachers: Path | None, video_teacher: Path) -> None:
-        suffix, job = _suffix(fraction), _job_suffix(fraction)
+        suffix, job = fraction_suffix(fraction), _job_suffix(fraction)
         if "sakdn" in self.plan.methods:
             if fraction < 1.0:
                 self.video_network(seed, fraction)
@@ -225,7 +236,7 @@ class Study:
 
     def sensor2sensor_rows(self, seed: int, fraction: float, teachers: Path, modality: str | None) -> None:
         """One sensor's baseline and its students distilled from the fused teachers of seed s."""
-        suffix, job = _suffix(fraction), _job_suffix(fraction)
+        suffix, job = fraction_suffix(fraction), _job_suffix(fraction)
         chosen = {"student_modality": modality} if modality else {}
         baseline = self.options(f"s2s-baseline-{modality or 'default'}{job}", seed, "sensor2sensor", stage="student",
                                 kd=KD_NONE, student_train_fraction=fraction, **chosen)
@@ -244,7 +255,7 @@ class Study:
                         "student", baseline=base_key)
 
     def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
-        suffix, job = _suffix(fraction), _job_suffix(fraction)
+        suffix, job = fraction_suffix(fraction), _job_suffix(fraction)
         baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd=KD_NONE,
                                 student_train_fraction=fraction)
         modality = student_modality(self.store(baseline), baseline)
@@ -269,7 +280,7 @@ class Study:
         shown = set(self.plan.student_modalities or (modality,)) | {"fused"}
         for result in run_baseline(store, self.spec, protocol, seed, models=("random forest",), train_fraction=fraction):
             if result.input in shown:
-                key = f"classical.{result.input}{_suffix(fraction)}"
+                key = f"classical.{result.input}{fraction_suffix(fraction)}"
                 row = self.rows.setdefault(key, Row(key, "classical baseline (random forest on statistics)",
                                                     f"{result.input} statistics"))
                 row.accuracy.append(result.scores.accuracy)
@@ -293,42 +304,68 @@ def _what_is_trained(options: dict) -> dict:
     return {k: v for k, v in options.items() if k not in ("progress", "overwrite", "resume", "tensorboard")}
 
 
-def _suffix(fraction: float) -> str:
-    return "" if fraction >= 1.0 else f"@{fraction:g}"
+def fraction_suffix(fraction: float) -> str:
+    """The row-key suffix of a training fraction: '' at 1, '@0.25', '@0.333'."""
+    return "" if fraction >= 1.0 else f"@{fraction:.3g}"
 
 
 def _job_suffix(fraction: float) -> str:
-    return "" if fraction >= 1.0 else f"-f{fraction:g}"
+    return "" if fraction >= 1.0 else f"-f{fraction:.3g}"
 
 
 def format_study(result: dict) -> str:
-    """The rows as mean +- std over seeds, then each student's paired gain with its 95% interval."""
-    rows = [Row(**r) for r in result["rows"]]
+    """The rows as mean +- std over seeds (test accuracy, macro-F1, and the networks' final training
+    accuracy), then each student's paired gain with its 95% interval."""
+    rows = [Row(**r) for r in result["rows"] if not r.get("alias_of")]
     keys, width, inputs = (max(len(getattr(r, f)) for r in rows) for f in ("key", "model", "input"))
     lines = [f"{'key':{keys}s}  {'model':{width}s}  {'input':{inputs}s}  {'test acc (mean +- std)':>22s}  "
-             f"{'macro-F1':>22s}"]
+             f"{'macro-F1':>22s}  {'train acc':>22s}"]
     for r in rows:
         lines.append(f"{r.key:{keys}s}  {r.model:{width}s}  {r.input:{inputs}s}  {_mean_std(r.accuracy):>22s}  "
-                     f"{_mean_std(r.macro_f1):>22s}")
+                     f"{_mean_std(r.macro_f1):>22s}  {_mean_std(r.train_accuracy):>22s}")
     lines.append("")
-    for g in result["gains"]:
-        interval = (f"95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}]" if g["ci95"]
-                    else "one seed: no interval")
-        lines.append(f"gain {g['student']} over {g['baseline']}: {100 * g['mean']:+.1f} points, {interval} "
-                     f"(per seed {', '.join(f'{100 * d:+.1f}' for d in g['difference'])})")
+    lines += [f"gain {g['student']} over {g['baseline']}: {format_gain(g)}" for g in result["gains"]]
     return "\n".join(lines)
 
 
+def study_markdown(result: dict, title: str, command: str = "") -> str:
+    """A results page of a study's JSON: the command that made it, the rows, the paired gains."""
+    lines = [f"# {title}", "", f"Written by the code from the study's JSON ({len(result['seeds'])} seeds: "
+             f"{', '.join(map(str, result['seeds']))}; {result['seconds'] / 60:.0f} min). Test figures of the final "
+             "epoch, mean +- std over seeds; train acc: the final epoch's, on the rows trained on.", ""]
+    if command:
+        lines += ["```bash", command, "```", ""]
+    lines += ["| key | model | input | test acc | macro-F1 | train acc |", "|---|---|---|---:|---:|---:|"]
+    for row in (Row(**r) for r in result["rows"] if not r.get("alias_of")):
+        lines.append(f"| `{row.key}` | {row.model} | {row.input} | {_mean_std(row.accuracy)} | "
+                     f"{_mean_std(row.macro_f1)} | {_mean_std(row.train_accuracy)} |")
+    lines += ["", "| student | over | paired gain |", "|---|---|---|"]
+    lines += [f"| `{g['student']}` | `{g['baseline']}` | {format_gain(g)} |" for g in result["gains"]]
+    return "\n".join(lines) + "\n"
+
+
+def format_gain(gain: dict) -> str:
+    interval = (f"95% CI [{100 * gain['ci95'][0]:+.1f}, {100 * gain['ci95'][1]:+.1f}]" if gain["ci95"]
+                else "one seed: no interval")
+    per_seed = ", ".join(f"{100 * d:+.1f}" for d in gain["difference"])
+    return f"{100 * gain['mean']:+.1f} points, {interval} (per seed {per_seed})"
+
+
 def _mean_std(values: Sequence[float]) -> str:
+    if not len(values):
+        return "-"
     v = 100 * np.asarray(values, dtype=float)
     return f"{v.mean():.1f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}% (n={len(v)})"
 
 
-def run_study(plan: StudyPlan, json_path: Path | None = None) -> dict:
-    """Run the plan, log its table, write the JSON (rows, gains, seconds) when asked; returns it."""
+def run_study(plan: StudyPlan, json_path: Path | None = None, markdown: Path | None = None, command: str = "") -> dict:
+    """Run the plan, log its table, write the JSON (rows, gains, seconds) and its Markdown page
+    (study_markdown, headed by `command`) when asked; returns the JSON's dict."""
     result = Study(plan).run()
     logger.info("\n" + format_study(result))
-    if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=1))
+    for path, text in ((json_path, lambda: json.dumps(result, indent=1)),
+                       (markdown, lambda: study_markdown(result, f"{plan.dataset}: study {plan.name}", command))):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text())
     return result

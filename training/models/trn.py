@@ -29,6 +29,8 @@ from torch import Tensor, nn
 from .bninception import BNInception
 from .output import NetOutput
 from .resnet import ResNetTrunk
+from .smallcnn import SMALL_STAGES, SmallCNN
+
 
 @dataclass(frozen=True)
 class VideoBackbone:
@@ -54,6 +56,8 @@ VIDEO_BACKBONES: dict[str, VideoBackbone] = {
                                  normalization="caffe", weights="bninception"),
     "resnet18": VideoBackbone(partial(ResNetTrunk, 18), _RESNET_TAPS, normalization="imagenet", weights="resnet"),
     "resnet50": VideoBackbone(partial(ResNetTrunk, 50), _RESNET_TAPS, normalization="imagenet", weights="resnet"),
+    # small from-scratch trunks for the CPU demo's low-resolution frames (no pretrained weights)
+    "smallcnn": VideoBackbone(partial(SmallCNN, (16, 32, 64, 128, 128)), SMALL_STAGES, normalization="imagenet"),
 }
 
 
