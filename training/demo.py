@@ -76,7 +76,7 @@ class DemoOptions:
     epochs: int = 20  # networks trained on every label (the video teacher)
     teacher_epochs: int = 15  # the sensor teachers
     fraction: float = 0.05  # the students' labelled share: one take per class (the teachers see all)
-    fraction_epochs: int = 100  # students and their baselines: an epoch of 10 labelled takes is 2 steps
+    fraction_epochs: int = 100  # students and their baselines: an epoch of 10 labelled takes is 1 step of 6
     batch_size: int = 6
     lr: float = 1e-3  # every network (Adam)
     teacher_lr: float = 1e-3
