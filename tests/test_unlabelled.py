@@ -227,3 +227,17 @@ def test_a_new_student_written_on_the_base_distils_on_unlabelled_rows(trainer_ut
     records = _fit_metrics(stage, data, options, tmp_path)
     assert set(records[0]["train"]) == {"loss", "accuracy", "ce", "kd"} and records[0]["train"]["kd"] > 0
     assert all(torch.equal(v, stage.teacher.state_dict()[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("mode", list(STUDENTS))
+def test_the_baseline_reads_what_its_student_reads(trainer_utd_store, teacher_runs, mode):
+    store, spec = open_store(trainer_utd_store), load_dataset(UTD)
+    baseline_options = resolve_options(UTD, mode, stage="student", kd="none", store=trainer_utd_store, **TINY)
+    baseline = build_stage("student", store, spec, baseline_options, None)
+    student, _, _ = _student(trainer_utd_store, teacher_runs[mode], mode)
+    assert baseline.eval_needs == student.eval_needs and baseline.unit == student.unit
+    if mode == "sensor2vision":                                             # the same frames, crops and segments
+        assert (baseline.video_arch.crop_size, baseline.video_arch.segments) == \
+               (student.video_arch.crop_size, student.video_arch.segments)
+    else:                                                                   # the same time grid
+        assert baseline.stream_seconds == student.stream_seconds
