@@ -191,8 +191,8 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
         seed_everything(options.seed + ctx.rank)
         video = stage.video_arch
         normalize = input_normalizer(video.backbone).to(ctx.device) if video else None
-        data = build_data(store, spec, stage_data_options(stage, options.data), stage.unit, stage.train_needs, stage.eval_needs,
-                          optim.batch_size, ctx.device, normalize, seed=options.seed, rank=ctx.rank,
+        data = build_data(store, spec, stage_data_options(stage, options.data), stage.unit, stage.train_needs,
+                          stage.eval_needs, optim.batch_size, ctx.device, normalize, seed=options.seed, rank=ctx.rank,
                           world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction,
                           paired=options.distill_unlabelled and stage.distils)
         logger.info(_describe(name, titles[name], data))
