@@ -516,9 +516,8 @@ def build_data(
                        options.val_fraction, options.val_subjects, seed, train_fraction)
     shares = {name: rank_share(getattr(selection, name), rank, world, seed, train=name == "train")
               if name in splits else np.zeros(0, np.int64) for name in ("train", "val", "test")}
-    every_train_row = np.concatenate([selection.train, selection.unlabelled])
-    shares["paired"] = (rank_share(every_train_row, rank, world, seed, train=True) if paired and "train" in splits
-                        else np.zeros(0, np.int64))
+    shares["paired"] = (rank_share(np.concatenate([selection.train, selection.unlabelled]), rank, world, seed,
+                                   train=True) if paired and "train" in splits else np.zeros(0, np.int64))
     clip_rows, take_rows = _rows_to_load(store, unit, shares, train_needs, eval_needs)
     segments = options.segments or store.segments
     needs_video = (train_needs.video and "train" in splits) or eval_needs.video

@@ -90,10 +90,15 @@ class DemoOptions:
     def scaled(self, epochs: int) -> int:
         return max(1, int(round(epochs * self.epochs_scale)))
 
+    @staticmethod
+    def lr_step(epochs: int) -> int:
+        """The LR drops 10x after two thirds of a schedule."""
+        return max(1, (2 * epochs) // 3)
+
     def fraction_overrides(self) -> dict:
         """The train options of the runs at `fraction` (students and their baselines)."""
         epochs = self.scaled(self.fraction_epochs)
-        return dict(student_epochs=epochs, student_lr_step=max(1, (2 * epochs) // 3))
+        return dict(student_epochs=epochs, student_lr_step=self.lr_step(epochs))
 
     def overrides(self, store: Path) -> dict:
         """The train options every run of the demo shares."""
@@ -102,9 +107,9 @@ class DemoOptions:
         return dict(store=store, protocol=PROTOCOL, backbone=self.backbone, sensor_encoder=self.sensor_encoder,
                     gaf_size=self.gaf_size, crop_size=self.crop, video_input=self.video_input, dropout=self.dropout,
                     flip=False, scales=self.scales, modalities=self.teachers, student_modality=self.student_modality,
-                    batch_size=self.batch_size, epochs=epochs, lr=self.lr, lr_step=max(1, (2 * epochs) // 3),
+                    batch_size=self.batch_size, epochs=epochs, lr=self.lr, lr_step=self.lr_step(epochs),
                     teacher_epochs=teacher_epochs, teacher_lr=self.teacher_lr,
-                    teacher_lr_step=max(1, (2 * teacher_epochs) // 3), lr_gamma=0.1, optimizer="adam",
+                    teacher_lr_step=self.lr_step(teacher_epochs), lr_gamma=0.1, optimizer="adam",
                     weight_decay=0.0, test_every=0, device="cpu", threads=self.threads, progress=self.progress)
 
 
@@ -151,9 +156,9 @@ def add_headline(result: dict, fraction: float) -> dict:
     """The headline rows under their plain keys (each a copy naming its study row in `alias_of`) and
     `headline`: the two students' paired gains over their baselines."""
     rows = {row["key"]: row for row in result["rows"]}
-    aliases = {alias: key for alias, key in headline_keys(fraction).items() if alias != key and key in rows}
-    result["rows"] += [{**rows[key], "key": alias, "alias_of": key} for alias, key in aliases.items()]
     keys = headline_keys(fraction)
+    aliases = {alias: key for alias, key in keys.items() if alias != key and key in rows}
+    result["rows"] += [{**rows[key], "key": alias, "alias_of": key} for alias, key in aliases.items()]
     result["headline"] = [{"student": f"{method}.student", "baseline": baseline,
                            **paired_gain(rows[keys[f"{method}.student"]]["accuracy"], rows[keys[baseline]]["accuracy"])}
                           for method, baseline in (("sakdn", "sakdn.video_baseline"), ("vskd", "vskd.sensor_baseline"))
