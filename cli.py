@@ -333,6 +333,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="leave the classical baseline out of the results table")
 @click.option("--test-every", type=click.IntRange(min=0), default=None,
               help="score the test split every N epochs and after the last (0: after the last only) [default: 1]")
+@click.option("--val-every", type=click.IntRange(min=0), default=None,
+              help="score validation (it picks best.pt) every N epochs and after the last (0: after the last only) "
+                   "[default: 1]")
 @click.option("--tensorboard", is_flag=True, default=None,
               help="also write TensorBoard scalars to <run>/<stage>/tb/ (needs the [tensorboard] extra)")
 @click.option("--quiet", "progress", flag_value=False, default=None, help="no progress bar")
@@ -399,10 +402,9 @@ def baseline(dataset, protocol, store, seed, out) -> None:
     from training.report import baseline_table_rows, markdown_table
 
     spec = load_dataset(dataset)
-    if protocol is not None and protocol not in spec.protocols:
-        raise click.BadParameter(f"{protocol!r} is not declared for {dataset} ({', '.join(spec.protocols)})",
-                                 param_hint="--protocol")
     try:
+        if protocol is not None:
+            spec.check_protocol(protocol)
         opened = open_checked_store(store or store_path(CACHE_DIR, dataset))
         results = run_baseline(opened, spec, protocol, seed)
     except _user_errors() as error:
@@ -505,14 +507,17 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
 @click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write the results page here")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
+@click.option("--variant", "variants", multiple=True,
+              help="NAME:KEY=VALUE,...: one more row per student, trained with these train options (as in study)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def demo(workdir, epochs_scale, seeds, ablate, json_path, markdown, threads, quiet) -> None:
+def demo(workdir, epochs_scale, seeds, ablate, json_path, markdown, threads, variants, quiet) -> None:
     """Synthesise a small MMAct-like dataset, prepare it, run both methods over seeds and print one table."""
     from training.demo import DemoOptions, run_demo
 
     try:
         run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seeds=seeds, ablate=parse_list(ablate) or (),
-                             threads=threads, progress=not quiet), json_path, markdown)
+                             variants=dict(_parse_variant(v) for v in variants), threads=threads,
+                             progress=not quiet), json_path, markdown, command=_command_line())
     except _user_errors() as error:
         raise click.ClickException(str(error))
 

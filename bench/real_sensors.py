@@ -1,7 +1,9 @@
 """Real Berkeley-MHAD accelerometers: every sensor network of the project beside the classical baseline.
 
-    python bench/real_sensors.py --root DIR [--protocol dev] [--sensors acc_h01,...] --json FILE
-                                 [--work DIR] [--seed 0]
+    python bench/real_sensors.py --root DIR [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
+                                 [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1]
+                                 --json FILE [--work DIR] [--seed 0]
+    python bench/real_sensors.py --table A.json B.json ...     (one table of several jobs' rows)
 
 Prepares DIR (a Berkeley-MHAD accelerometer tree, e.g. ../shared/real-data/berkeley-mhad-dev) into
 a store under --work, then trains each network with the dataset's `cpu` preset (datasets.yaml: the
@@ -17,13 +19,19 @@ reported as the papers do) and scores it on the protocol's test subjects:
                                   it costs these teachers 21 points, README)
                 random_forest
 
-Writes {"protocol", "rows": [{"network", "sensor", "accuracy", "macro_f1"}], "seconds"} to --json
-and prints the Markdown table (accuracy / macro-F1 in %), one progress line per trained network.
+A protocol family (`loso`: leave one of the official training subjects out, 7 folds) runs every
+network on every fold (or the --folds given: one job per few folds runs them in parallel; --table
+joins their JSONs), each cell then the mean +- std over folds and seeds: the tuning signal that
+predicts subjects never trained on, where the 2-subject `dev` split moved figures by up to 22 points.
+
+Writes {"protocol", "rows": [{"network", "sensor", "fold", "seed", "accuracy", "macro_f1"}], "seconds"}
+to --json and prints the Markdown table (accuracy / macro-F1 in %), one progress line per trained network.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -54,63 +62,109 @@ FUSED_NETWORKS = {
 }
 
 
-def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path, runs: Path, protocol: str,
-              sensors: tuple[str, ...], seed: int) -> dict:
-    """Train one network with the preset and return its final test figures on head `sensor`."""
+def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path, runs: Path, fold: str,
+              sensors: tuple[str, ...], seed: int, threads: int | None) -> dict:
+    """Train one network with the preset on protocol `fold` and return its final test figures on head `sensor`."""
     on = {"modalities": sensors} if sensor == FUSED else {"modalities": (sensor,), "student_modality": sensor}
-    options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=protocol,
-                              name=f"{network}-{sensor}-s{seed}", seed=seed, device="cpu", progress=False,
-                              baseline=False, overwrite=True, **on, **overrides)
+    options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=fold,
+                              name=f"{network}-{sensor}-{fold}-s{seed}", seed=seed, device="cpu", threads=threads,
+                              progress=False, baseline=False, overwrite=True, **on, **overrides)
     run_training(options)
     test = json.loads((options.run_dir / overrides["stage"] / "results.json").read_text())["final"]["test"]
-    return {"network": network, "sensor": sensor, "accuracy": test[sensor]["accuracy"],
+    return {"network": network, "sensor": sensor, "fold": fold, "seed": seed, "accuracy": test[sensor]["accuracy"],
             "macro_f1": test[sensor]["macro_f1"]}
 
 
-def forest_rows(store_path: Path, protocol: str, sensors: tuple[str, ...], seed: int) -> list[dict]:
-    results = run_baseline(open_checked_store(store_path), load_dataset(DATASET), protocol, seed, modalities=sensors,
+def forest_rows(store_path: Path, fold: str, sensors: tuple[str, ...], seed: int) -> list[dict]:
+    results = run_baseline(open_checked_store(store_path), load_dataset(DATASET), fold, seed, modalities=sensors,
                            models=("random forest",))
-    return [{"network": "random_forest", "sensor": r.input, "accuracy": r.scores.accuracy,
+    return [{"network": "random_forest", "sensor": r.input, "fold": fold, "seed": seed, "accuracy": r.scores.accuracy,
              "macro_f1": r.scores.macro_f1} for r in results]
 
 
 def markdown(rows: list[dict], sensors: tuple[str, ...]) -> str:
-    """One line per network, one column per sensor and fused: accuracy / macro-F1 in %."""
+    """One line per network, one column per sensor and fused: accuracy / macro-F1 in %, each the mean
+    +- std over the folds and seeds of the rows (n shown) when there are several."""
     columns = [*sensors, FUSED]
-    cells = {(r["network"], r["sensor"]): f"{100 * r['accuracy']:.1f} / {100 * r['macro_f1']:.1f}" for r in rows}
+    figures: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        figures.setdefault((r["network"], r["sensor"]), []).append(r)
     networks = list(dict.fromkeys(r["network"] for r in rows))
     lines = ["| network | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    lines += [f"| {n} | " + " | ".join(cells.get((n, c), "") for c in columns) + " |" for n in networks]
+    lines += [f"| {n} | " + " | ".join(_cell(figures.get((n, c), [])) for c in columns) + " |" for n in networks]
     return "\n".join(lines)
 
 
-def main() -> None:
+def _cell(rows: list[dict]) -> str:
+    if len(rows) < 2:
+        return "".join(f"{100 * r['accuracy']:.1f} / {100 * r['macro_f1']:.1f}" for r in rows)
+    acc, f1 = ([100 * r[k] for r in rows] for k in ("accuracy", "macro_f1"))
+    return (f"{statistics.mean(acc):.1f} +- {statistics.stdev(acc):.1f} / "
+            f"{statistics.mean(f1):.1f} +- {statistics.stdev(f1):.1f} (n={len(rows)})")
+
+
+def joined_table(paths: list[Path]) -> str:
+    """The table of several jobs' JSONs (e.g. one per few folds), rows pooled."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    rows = [r for report in reports for r in report["rows"]]
+    sensors = tuple(dict.fromkeys(r["sensor"] for r in rows if r["sensor"] != FUSED))
+    return markdown(rows, sensors)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, required=True, help="Berkeley-MHAD accelerometer tree")
-    parser.add_argument("--protocol", default=None, help="protocol of datasets.yaml [default: the dataset's]")
+    parser.add_argument("--table", type=Path, nargs="+", default=None, help="print the table of these JSONs and stop")
+    parser.add_argument("--root", type=Path, help="Berkeley-MHAD accelerometer tree")
+    parser.add_argument("--protocol", default=None, help="protocol or family of datasets.yaml [default: the dataset's]")
+    parser.add_argument("--folds", default=None, help="comma list: only these folds of the family [default: all]")
     parser.add_argument("--sensors", default=None, help="comma list [default: all six]")
-    parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--networks", default=None,
+                        help=f"comma list of {', '.join(dict.fromkeys([*SENSOR_NETWORKS, *FUSED_NETWORKS]))} "
+                             "[default: all]")
+    parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path, default=None, help="store and runs go here [default: a temporary folder]")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds --seed ... --seed + N - 1")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     args = parser.parse_args()
+    if args.table is None and (args.root is None or args.json is None):
+        parser.error("--root and --json are needed (or --table JSON ...)")
+    return args
+
+
+def jobs(sensors: tuple[str, ...], networks: set[str] | None) -> list[tuple[str, str, str, dict]]:
+    """(network, sensor, mode, options) of every network to train, per sensor, then fused."""
+    chosen = [(n, s, *SENSOR_NETWORKS[n]) for s in sensors for n in SENSOR_NETWORKS]
+    chosen += [(n, FUSED, *FUSED_NETWORKS[n]) for n in FUSED_NETWORKS] if len(sensors) > 1 else []
+    return [job for job in chosen if networks is None or job[0] in networks]
+
+
+def main() -> None:
+    args = parse_args()
+    if args.table is not None:
+        print(joined_table(args.table))
+        return
     spec = load_dataset(DATASET)
     protocol = args.protocol or spec.default_protocol
+    folds = tuple(args.folds.split(",")) if args.folds else spec.protocol_folds(protocol)
     sensors = tuple(args.sensors.split(",")) if args.sensors else spec.modalities
+    seeds = range(args.seed, args.seed + args.seeds)
     work = args.work or Path(tempfile.mkdtemp(prefix="real-sensors-"))
     start = time.perf_counter()
     store = prepare(PrepareOptions(dataset=DATASET, root=args.root, cache=work / "cache", gaf_size=GAF_SIZE,
                                    scaling="range", modalities=sensors, progress=False)).store_path
-    rows = forest_rows(store, protocol, sensors, args.seed)
-    jobs = [(n, s, *SENSOR_NETWORKS[n]) for s in sensors for n in SENSOR_NETWORKS]
-    jobs += [(n, FUSED, *FUSED_NETWORKS[n]) for n in FUSED_NETWORKS] if len(sensors) > 1 else []
-    for k, (network, sensor, mode, overrides) in enumerate(jobs, 1):
-        rows.append(train_row(network, sensor, mode, overrides, store, work / "runs", protocol, sensors, args.seed))
-        print(f"[{k}/{len(jobs)}] {network} on {sensor}: {100 * rows[-1]['accuracy']:.1f}% "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)
+    todo = jobs(sensors, set(args.networks.split(",")) if args.networks else None)
+    rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed)]
+    for k, (fold, seed, (network, sensor, mode, overrides)) in enumerate(
+            ((f, s, job) for f in folds for s in seeds for job in todo), 1):
+        rows.append(train_row(network, sensor, mode, overrides, store, work / "runs", fold, sensors, seed, args.threads))
+        print(f"[{k}/{len(todo) * len(folds) * len(seeds)}] {network} on {sensor}, {fold} seed {seed}: "
+              f"{100 * rows[-1]['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"protocol": protocol, "rows": rows, "seconds": seconds}, indent=1))
-    print(f"\nBerkeley-MHAD protocol {protocol}, seed {args.seed}, {seconds / 60:.1f} min\n")
+    args.json.write_text(json.dumps({"protocol": protocol, "folds": list(folds), "rows": rows, "seconds": seconds},
+                                    indent=1))
+    print(f"\nBerkeley-MHAD protocol {protocol} ({len(folds)} folds), seeds {list(seeds)}, {seconds / 60:.1f} min\n")
     print(markdown(rows, sensors))
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.splits import expand_protocols
+
 # The shipped datasets.yaml: in the source tree a link to the top-level file, in an installed copy the file itself.
 DATASETS_YAML = Path(__file__).with_name("datasets.yaml")
 DATASETS_ENV = "CROSSMODAL_KD_DATASETS"  # a user's datasets.yaml in place of the shipped one
@@ -67,12 +69,13 @@ class DatasetSpec:
     sensors: dict[str, SensorSpec]
     signal_length: int
     video: VideoSpec
-    protocols: dict[str, dict[str, dict[str, list]]]
+    protocols: dict[str, dict[str, dict[str, list]]]  # concrete ones: a family's folds, not the family
     default_protocol: str
     teacher: StageDefaults
     student: StageDefaults
     loss_weights: dict[str, float]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> run options (training.options)
+    protocol_families: dict[str, tuple[str, ...]] = field(default_factory=dict)  # e.g. loso -> (loso-1, ...)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -82,6 +85,22 @@ class DatasetSpec:
     @property
     def modalities(self) -> tuple[str, ...]:
         return tuple(self.sensors)
+
+    def protocol_folds(self, name: str) -> tuple[str, ...]:
+        """The concrete protocols `name` stands for: a family's folds (loso -> loso-1, ...) or itself."""
+        if name in self.protocol_families:
+            return self.protocol_families[name]
+        if name in self.protocols:
+            return (name,)
+        raise DatasetsError(f"protocol {name!r} is not declared for {self.name} in datasets.yaml "
+                            f"(declared: {', '.join([*self.protocols, *self.protocol_families])})")
+
+    def check_protocol(self, name: str) -> None:
+        """DatasetsError unless `name` is one concrete protocol (a family's folds are trained one by one)."""
+        folds = self.protocol_folds(name)
+        if folds != (name,):
+            raise DatasetsError(f"protocol {name!r} of {self.name} is a family of {len(folds)} folds ({folds[0]} ... "
+                                f"{folds[-1]}): train one fold, or run them all with study or bench/real_sensors.py")
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -155,6 +174,7 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
     root_path = Path(root).absolute()
     video = entry["video"]
     train = entry["train"]
+    protocols, families = expand_protocols(entry["protocols"])
     return DatasetSpec(
         name=name,
         layout=entry["layout"],
@@ -167,11 +187,12 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
         },
         signal_length=int(entry["signal_length"]),
         video=VideoSpec(int(video["segments"]), int(video["candidates"]), tuple(video["frame_size"])),
-        protocols=entry["protocols"],
+        protocols=protocols,
         default_protocol=entry["default_protocol"],
         teacher=StageDefaults(**train["teacher"]),
         student=StageDefaults(**train["student"]),
         loss_weights={k: float(v) for k, v in train["loss_weights"].items()},
         presets={name: dict(values) for name, values in (entry.get("presets") or {}).items()},
+        protocol_families=families,
         raw=entry,
     )

@@ -39,3 +39,15 @@ def test_the_small_video_backbone_feeds_a_trn_with_five_gsdm_taps():
     assert out.logits.shape == (2, 4) and out.embedding.shape == (2, 8)
     sides = [out.taps[name].shape[-1] for name in net.gsdm_taps]
     assert len(sides) == 5 and sides == sorted(sides, reverse=True) and sides[0] == 56
+
+
+@pytest.mark.parametrize("mode", ["sensor2vision", "vision2sensor"])
+def test_every_demo_setting_is_a_train_option_of_both_methods(mode, tmp_path):
+    from training.demo import DATASET, DemoOptions
+    from training.options import resolve_options
+
+    demo = DemoOptions(variants={"t4": {"temperature": 4.0}})
+    options = resolve_options(DATASET, mode, **{**demo.overrides(tmp_path / "store.zarr"), **demo.fraction_overrides(),
+                                                **demo.variants["t4"]})
+    assert options.student.epochs == demo.fraction_epochs and options.val_every == demo.val_every
+    assert (options.alpha, options.temperature) == (demo.alpha, 4.0)

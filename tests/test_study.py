@@ -132,3 +132,33 @@ def test_a_raw_signal_study_names_its_networks_runs_variants_and_reuses_runs(tra
     assert bad.exit_code != 0 and "no_such" in bad.output
     assert rows["s2s.gyro.baseline"]["input"] == rows["s2s.gyro.student"]["input"] == "gyro stream"
     assert "ResNet-1D + DASK" in rows["s2s.gyro.student"]["model"] and "classical.gyro" in rows
+
+
+def test_a_study_on_a_protocol_family_runs_every_fold_and_pairs_by_fold(trainer_utd_store, tmp_path, monkeypatch):
+    from pipeline.config import DATASETS_ENV, datasets_file
+
+    entries = yaml.safe_load(datasets_file().read_text())
+    entries[UTD]["protocols"] = {"loso": {"leave_one_out": "subject", "over": [1, 2, 3]}}
+    entries[UTD]["default_protocol"] = "loso"
+    (tmp_path / "datasets.yaml").write_text(yaml.safe_dump(entries))
+    monkeypatch.setenv(DATASETS_ENV, str(tmp_path / "datasets.yaml"))
+    out = tmp_path / "loso.json"
+    result = CliRunner().invoke(cli, [
+        "study", "--dataset", UTD, "--methods", "sensor2sensor", "--student-modalities", "gyro", "--seeds", "1",
+        "--runs-dir", str(tmp_path), "--json", str(out), "--markdown", str(tmp_path / "loso.md"), "--quiet",
+        "--set", f"store={trainer_utd_store}", "--set", "epochs=1", "--set", "batch_size=4", "--set", "device=cpu",
+        "--set", "sensor_encoder=raw", "--set", "ablate=[spamfm]"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["folds"] == ["loso-1", "loso-2", "loso-3"]
+    rows = {r["key"]: r for r in report["rows"]}
+    for key in ("sakdn.teachers_fused", "s2s.gyro.baseline", "s2s.gyro.student", "classical.gyro"):
+        assert len(rows[key]["accuracy"]) == 3, key
+    for fold in report["folds"]:
+        options = yaml.safe_load((tmp_path / "study" / f"s2s-student-gyro-{fold}-s0" / "config.yaml").read_text())
+        assert options["options"]["data"]["protocol"] == fold
+        assert options["options"]["teachers"].endswith(f"sakdn-teachers-{fold}-s0")
+    gain = next(g for g in report["gains"] if g["student"] == "s2s.gyro.student")
+    assert len(gain["difference"]) == 3
+    assert "3 folds (loso-1 ... loso-3) x 1 seeds" in (tmp_path / "loso.md").read_text()
+    assert "per fold and seed" in (tmp_path / "loso.md").read_text()

@@ -153,3 +153,27 @@ def test_berkeley_dev_protocol_stays_inside_the_official_training_subjects():
     official = set(protocols["subject"]["train"]["subject"])
     dev_train, dev_test = (set(protocols["dev"][side]["subject"]) for side in ("train", "test"))
     assert dev_train | dev_test <= official and not dev_train & dev_test
+
+
+def test_loso_folds_leave_each_official_training_subject_out_once():
+    from pipeline.config import load_dataset
+
+    spec = load_dataset("berkeley-mhad")
+    official = spec.protocols["subject"]["train"]["subject"]
+    folds = spec.protocol_folds("loso")
+    assert folds == tuple(f"loso-{s}" for s in official)
+    for fold, subject in zip(folds, official):
+        train, test = (spec.protocols[fold][side]["subject"] for side in ("train", "test"))
+        assert test == [subject] and sorted(train + test) == sorted(official)
+    assert spec.protocol_folds("dev") == ("dev",)
+
+
+def test_a_protocol_family_is_not_trained_as_one_protocol(tmp_path):
+    from pipeline.config import DatasetsError, load_dataset
+
+    spec = load_dataset("berkeley-mhad")
+    spec.check_protocol("loso-3")
+    with pytest.raises(DatasetsError, match="family of 7 folds .loso-1 ... loso-7."):
+        spec.check_protocol("loso")
+    with pytest.raises(DatasetsError, match="'nope' is not declared .* loso"):
+        spec.protocol_folds("nope")

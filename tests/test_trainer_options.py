@@ -57,6 +57,17 @@ def test_cli_stage_flags_reach_their_stage(trainer_sensor_store, tmp_path):
     assert saved["teacher"]["batch_size"] == 3 and saved["student"]["batch_size"] == 4
 
 
+def test_val_every_and_test_every_choose_the_scored_epochs(trainer_sensor_store, tmp_path):
+    result = CliRunner().invoke(cli, [
+        "train", "--mode", "vision2sensor", "--dataset", UTD, "--stage", "student", "--kd", "none",
+        "--store", str(trainer_sensor_store), "--runs-dir", str(tmp_path), "--name", "every", "--device", "cpu",
+        "--quiet", "--no-baseline", "--epochs", "3", "--val-every", "2", "--test-every", "0"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "every" / "student" / "metrics.jsonl").read_text().splitlines()
+    scored = [sorted({"val", "test"} & json.loads(line).keys()) for line in lines]
+    assert scored == [[], ["val"], ["test", "val"]]
+
+
 @pytest.fixture(scope="module")
 def fused_teachers_run(trainer_utd_store, tmp_path_factory):
     """Two epochs of SPAMFM-fused acc + gyro teachers at batch 4."""

@@ -56,7 +56,10 @@ class DemoOptions:
     "motion" input (each segment minus the clip's mean frame), dropout 0; the sensor networks read
     the raw stream (`--sensor-encoder raw`, the ResNet-1D; VGG16-BN teachers on GAF cost most of the
     budget); no horizontal flip (it would turn a right-arm action into a left-arm one); Adam for
-    every stage, as nothing is pretrained, and the LR drops 10x after two thirds of the epochs.
+    every stage, as nothing is pretrained, and the LR drops 10x after two thirds of the epochs; the
+    soft target at weight 1 and temperature 1, the teacher's own probabilities: on the takes without
+    labels they stand in for the labels, and Table I's 0.1 at T = 4 carried a fifth of the gain
+    (docs/results/demo-papers-targets.md).
     """
 
     workdir: Path = Path(".")
@@ -74,15 +77,19 @@ class DemoOptions:
     dropout: float = 0.0
     scales: tuple[float, ...] = (1.0, 0.875)  # train crops: smaller ones often lose the thin person
     epochs: int = 20  # networks trained on every label (the video teacher)
-    teacher_epochs: int = 15  # the sensor teachers
+    teacher_epochs: int = 6  # the sensor teachers (they fit their training takes within 4)
     fraction: float = 0.05  # the students' labelled share: one take per class (the teachers see all)
     fraction_epochs: int = 100  # students and their baselines: an epoch of 10 labelled takes is 1 step of 6
+    val_every: int = 10  # students and baselines: scoring val after each 1-step epoch cost twice the training
+    alpha: float = 1.0  # soft-target weight (the papers: 0.1)
+    temperature: float = 1.0  # of the soft targets (the papers: 4)
     batch_size: int = 6
     lr: float = 1e-3  # every network (Adam)
     teacher_lr: float = 1e-3
     epochs_scale: float = 1.0
     seeds: int = 3
     ablate: tuple[str, ...] = ()  # distillation terms: one extra student row each, without that term
+    variants: dict[str, dict] = dataclasses.field(default_factory=dict)  # name -> train options: a student row each
     seed: int = 0  # of the synthetic tree
     threads: int | None = None  # torch CPU threads; None: torch's default
     progress: bool = True
@@ -98,7 +105,7 @@ class DemoOptions:
     def fraction_overrides(self) -> dict:
         """The train options of the runs at `fraction` (students and their baselines)."""
         epochs = self.scaled(self.fraction_epochs)
-        return dict(student_epochs=epochs, student_lr_step=self.lr_step(epochs))
+        return dict(student_epochs=epochs, student_lr_step=self.lr_step(epochs), val_every=self.val_every)
 
     def overrides(self, store: Path) -> dict:
         """The train options every run of the demo shares."""
@@ -110,7 +117,8 @@ class DemoOptions:
                     batch_size=self.batch_size, epochs=epochs, lr=self.lr, lr_step=self.lr_step(epochs),
                     teacher_epochs=teacher_epochs, teacher_lr=self.teacher_lr,
                     teacher_lr_step=self.lr_step(teacher_epochs), lr_gamma=0.1, optimizer="adam",
-                    weight_decay=0.0, test_every=0, device="cpu", threads=self.threads, progress=self.progress)
+                    weight_decay=0.0, alpha=self.alpha, temperature=self.temperature, test_every=0, device="cpu",
+                    threads=self.threads, progress=self.progress)
 
 
 def synthesise(options: DemoOptions, root: Path) -> Path:
@@ -166,16 +174,18 @@ def add_headline(result: dict, fraction: float) -> dict:
     return result
 
 
-def run_demo(options: DemoOptions, json_path: Path | None = None, markdown: Path | None = None) -> dict:
-    """Run the demo; logs the table and returns the study's result (rows, gains, headline, seconds)."""
+def run_demo(options: DemoOptions, json_path: Path | None = None, markdown: Path | None = None,
+             command: str = "python cli.py demo") -> dict:
+    """Run the demo; logs the table and returns the study's result (rows, gains, headline, seconds);
+    `command` heads the Markdown page."""
     workdir = Path(options.workdir)
     started = time.perf_counter()
     root = synthesise(options, workdir / CACHE_DIR / "raw" / DATASET)
     store_path = prepare_store(options, root, workdir / CACHE_DIR)
     plan = StudyPlan(dataset=DATASET, name="demo", seeds=tuple(range(options.seeds)), runs_dir=workdir / RUNS_DIR,
-                     fractions=(options.fraction,), unlabelled=True, ablate=options.ablate,
+                     fractions=(options.fraction,), unlabelled=True, ablate=options.ablate, variants=options.variants,
                      overrides=options.overrides(store_path), fraction_overrides=options.fraction_overrides())
-    result = add_headline(run_study(plan, markdown=markdown, command="python cli.py demo"), options.fraction)
+    result = add_headline(run_study(plan, markdown=markdown, command=command), options.fraction)
     result["seconds_total"] = time.perf_counter() - started
     for gain in result["headline"]:
         logger.info(f"headline: {gain['student']} over {gain['baseline']}: {format_gain(gain)}")

@@ -347,14 +347,14 @@ def _check_finite(loss: float, terms: dict[str, float], epoch: int) -> None:
 
 def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch.optim.Optimizer,
                 options: OptimOptions, ctx: Context, epoch: int, description: str = "",
-                log_every: int = 10) -> EpochStats:
+                log_every: int = 10, probe_gradients: bool = True) -> EpochStats:
     """One pass over the training rows; `model` is the stage or its DDP wrapper.
 
     Sums stay on the device; the host reads them (one sync) every `log_every` steps for the
     progress bar and the non-finite check, and once at the end of the epoch. The training accuracy
-    counts only rows with a label (Batch.labelled); the terms are means over every row. On the epoch's first
-    batch every loss term's gradient norm is probed (term_gradient_norms), so an inert or a
-    dominating term shows in metrics.jsonl.
+    counts only rows with a label (Batch.labelled); the terms are means over every row. With
+    `probe_gradients`, every loss term's gradient norm is probed on the epoch's first batch
+    (term_gradient_norms: one backward per term), so an inert or a dominating term shows in metrics.jsonl.
     """
     stage.train()
     totals: dict[str, Tensor] = {}
@@ -369,7 +369,7 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     for step, batch in enumerate(_timed(loader.epoch(epoch), clock), start=1):
         with ctx.autocast():
             out: StepOutput = model(batch)
-        if step == 1:
+        if step == 1 and probe_gradients:
             grad_norms = term_gradient_norms(out.terms, params)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -426,11 +426,16 @@ class FitResult:
 
 
 def _score_dicts(stage: Stage, data: SplitData, ctx: Context, num_classes: int,
-                 test: bool = True) -> dict[str, dict[str, Scores]]:
+                 test: bool = True, val: bool = True) -> dict[str, dict[str, Scores]]:
     out = {"test": predict(stage, data.test, ctx).scores(num_classes)} if test else {}
-    if data.val is not None:
+    if val and data.val is not None:
         out["val"] = predict(stage, data.val, ctx).scores(num_classes)
     return out
+
+
+def _due(epoch: int, every: int, last: bool) -> bool:
+    """Whether a split is scored after 0-based `epoch`: every `every` epochs (0: never) and after the last."""
+    return last or (every > 0 and (epoch + 1) % every == 0)
 
 
 @dataclass
@@ -443,11 +448,14 @@ class _Progress:
 
 
 def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stage_dir: Path, num_classes: int,
-        resume: bool = False, test_every: int = 1, tensorboard: bool = False) -> FitResult:
+        resume: bool = False, test_every: int = 1, val_every: int = 1, tensorboard: bool = False) -> FitResult:
     """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it.
 
-    Validation is scored after every epoch (it picks best.pt); the test split every `test_every`
-    epochs and after the last one (test_every=0: after the last one only). With `tensorboard`, rank 0
+    Validation is scored every `val_every` epochs and after the last one (it picks best.pt among
+    those epochs), and the terms' gradient norms are probed on the first epoch and those; the test
+    split every `test_every` epochs and after the last one (0: after the last one only). Short epochs
+    (a few labelled takes) pay more for scoring and probing than for training: there a larger
+    val_every saves most of a run's time. With `tensorboard`, rank 0
     also writes each metrics.jsonl record as TensorBoard scalars (training.logs.TensorBoardScalars).
     """
     stage_dir = Path(stage_dir)
@@ -463,11 +471,13 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     scores: dict[str, dict[str, Scores]] | None = None
     for epoch in range(progress.epoch, options.epochs):
         lr = optimizer.param_groups[0]["lr"]
-        stats = train_epoch(model, stage, data.train, optimizer, options, ctx, epoch,
-                            description=f"{stage_dir.name} {epoch + 1}/{options.epochs}")
-        scheduler.step()
         last = epoch + 1 == options.epochs
-        scores = _score_dicts(stage, data, ctx, num_classes, test=last or (test_every > 0 and (epoch + 1) % test_every == 0))
+        stats = train_epoch(model, stage, data.train, optimizer, options, ctx, epoch,
+                            description=f"{stage_dir.name} {epoch + 1}/{options.epochs}",
+                            probe_gradients=epoch == 0 or _due(epoch, val_every, last))
+        scheduler.step()
+        scores = _score_dicts(stage, data, ctx, num_classes, test=_due(epoch, test_every, last),
+                              val=_due(epoch, val_every, last))
         record = {
             "epoch": epoch + 1, "lr": lr,
             "train": {**stats.terms, "accuracy": stats.accuracy},

@@ -55,8 +55,7 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
     options = RunOptions.from_dict(read_config(run_dir)["options"])
     spec = load_dataset(options.dataset)
     protocol = protocol or options.data.protocol or spec.default_protocol
-    if protocol not in spec.protocols:
-        raise OptionsError(f"--protocol {protocol!r} is not declared for {spec.name} (declared: {', '.join(spec.protocols)})")
+    spec.check_protocol(protocol)
     store = open_checked_store(options.store_path)
     ctx = make_context(device, amp=False, channels_last=False, progress=False)
     names = [stage] if stage else [s for s in STAGE_ORDER if (run_dir / s).is_dir()]

@@ -157,6 +157,7 @@ class RunOptions:
     progress: bool = True
     baseline: bool = True  # add the classical baseline's rows to the results table
     test_every: int = 1  # score the test split every N epochs and after the last (0: after the last only)
+    val_every: int = 1  # score validation (it picks best.pt) every N epochs and after the last (0: the last only)
     tensorboard: bool = False  # also write each epoch's metrics.jsonl figures as TensorBoard scalars to <stage>/tb/
     data: DataOptions = field(default_factory=DataOptions)
 
@@ -202,12 +203,7 @@ class RunOptions:
             raise OptionsError(
                 f"--ablate {','.join(unknown)} does not apply to {self.mode}; choose from {', '.join(ABLATIONS[self.mode])}"
             )
-        protocol = self.data.protocol or spec.default_protocol
-        if protocol not in spec.protocols:
-            raise OptionsError(
-                f"--protocol {protocol!r} is not declared for {spec.name} in datasets.yaml "
-                f"(declared: {', '.join(spec.protocols)})"
-            )
+        spec.check_protocol(self.data.protocol or spec.default_protocol)
         for name in (*self.modalities, *([self.student_modality] if self.student_modality else [])):
             if name not in spec.sensors:
                 raise OptionsError(

@@ -60,11 +60,11 @@ def _plot_terms(ax, records: Sequence[dict]) -> None:
 
 
 def _plot_gradient_ratios(ax, records: Sequence[dict]) -> None:
-    epochs = [r["epoch"] for r in records]
-    terms = [k for k in (records[0].get("grad_ratio") or {}) if k != "ce"] if records else []
+    probed = [(r["epoch"], r["grad_ratio"]) for r in records if r.get("grad_ratio")]  # epochs with a probe
+    terms = list(dict.fromkeys(k for _, ratios in probed for k in ratios if k != "ce"))
     for term in terms:
-        values = [max((r.get("grad_ratio") or {}).get(term) or np.nan, 1e-8) for r in records]
-        ax.plot(epochs, values, label=term)
+        points = [(epoch, max(ratios.get(term) or np.nan, 1e-8)) for epoch, ratios in probed]
+        ax.plot(*zip(*points), label=term, marker="." if len(points) < len(records) else None)
     ax.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")

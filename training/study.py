@@ -23,11 +23,16 @@ baseline row), for each --ablate term, the student without it (sakdn.student-<te
 s2s.<m>.student-<term>), and for each --variant NAME:KEY=VALUE,... the student trained with those
 options on top of the study's (rows <key>.student-<NAME>): a recipe compared with the same teachers,
 baselines and seeds.
-Keys carry "@F" when F < 1. Each run lands in <runs>/<study>/<job>-s<seed>[-fF]/; a run whose
+Keys carry "@F" when F < 1. Each run lands in <runs>/<study>/<job>[-fF]-s<seed>/; a run whose
 results are there with the same options is reused, so an interrupted study resumes where it stopped.
 
-The gain of a student over its baseline is paired by seed: d_s = acc_student(s) - acc_baseline(s),
-reported as mean(d) +- t_{0.975, n-1} std(d) / sqrt(n) (a 95% Student-t interval over the n seeds).
+With a protocol family (--set protocol=loso: leave one subject out, pipeline.splits), every seed runs
+on every fold (runs <job>[-fF]-<fold>-s<seed>), and each row holds one figure per (fold, seed),
+fold-major: its mean +- std is over folds and seeds, the way to tune for subjects not trained on.
+
+The gain of a student over its baseline is paired by seed (and fold): d_s = acc_student(s) -
+acc_baseline(s), reported as mean(d) +- t_{0.975, n-1} std(d) / sqrt(n) (a 95% Student-t interval
+over the n pairs).
 """
 from __future__ import annotations
 
@@ -79,9 +84,22 @@ class StudyPlan:
     fraction_overrides: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Replicate:
+    """One repetition of every row: a seed, on one fold of a protocol family (fold None: no family)."""
+
+    seed: int
+    fold: str | None = None
+
+    @property
+    def tag(self) -> str:
+        """The run-name suffix: -s<seed>, or -<fold>-s<seed>."""
+        return f"-{self.fold}-s{self.seed}" if self.fold else f"-s{self.seed}"
+
+
 @dataclass
 class Row:
-    """One model's test figures over the seeds (final epoch)."""
+    """One model's test figures over the seeds (and folds), final epoch."""
 
     key: str
     model: str
@@ -115,13 +133,15 @@ class Study:
         if unknown or not plan.methods:
             raise OptionsError(f"study: unknown methods or ablation terms {unknown or list(plan.methods)}; methods are "
                                f"{', '.join(METHODS)}, terms {', '.join(STUDENT_TERMS)}")
+        self.folds = self.spec.protocol_folds(plan.overrides.get("protocol") or self.spec.default_protocol)
         for variant, overrides in plan.variants.items():
             if not variant.replace("_", "").isalnum():
                 raise OptionsError(f"study: variant name {variant!r} must be letters, digits and underscores")
-            resolve_options(plan.dataset, "sensor2sensor", **{**plan.overrides, **overrides})  # bad keys fail now
+            resolve_options(plan.dataset, "sensor2sensor",  # bad keys fail now
+                            **{**plan.overrides, **overrides, "protocol": self.folds[0]})
         self.rows: dict[str, Row] = {}
         self.baseline_of: dict[str, str] = {}  # student row -> the row of its baseline
-        self.classical_done: set[tuple[int, float]] = set()  # (seed, fraction) whose classical rows are in
+        self.classical_done: set[tuple[Replicate, float]] = set()  # whose classical rows are in
         self._store: Store | None = None
 
     def store(self, options: RunOptions) -> Store:
@@ -130,12 +150,12 @@ class Study:
             self._store = open_checked_store(options.store_path)
         return self._store
 
-    def options(self, job: str, seed: int, mode: str, **extra) -> RunOptions:
-        name = f"{job}-s{seed}"
+    def options(self, job: str, rep: Replicate, mode: str, **extra) -> RunOptions:
         scarce = self.plan.fraction_overrides if extra.get("student_train_fraction", 1.0) < 1.0 else {}
-        return resolve_options(self.plan.dataset, mode, **{**self.plan.overrides, **scarce, **extra}, seed=seed,
-                               name=name, runs_dir=Path(self.plan.runs_dir) / self.plan.name, overwrite=True,
-                               baseline=False)
+        fold = {"protocol": rep.fold} if rep.fold else {}
+        return resolve_options(self.plan.dataset, mode, **{**self.plan.overrides, **scarce, **extra, **fold},
+                               seed=rep.seed, name=f"{job}{rep.tag}", runs_dir=Path(self.plan.runs_dir) / self.plan.name,
+                               overwrite=True, baseline=False)
 
     def train(self, options: RunOptions) -> Path:
         """run_training unless the run directory already holds its results with the same options (a field
@@ -170,18 +190,26 @@ class Study:
     def run(self) -> dict:
         started = time.perf_counter()
         methods = set(self.plan.methods)
-        for seed in self.plan.seeds:
-            self.say(f"seed {seed}")
-            video_teacher = self.video_network(seed, 1.0) if methods & {"sakdn", "vskd"} else None
-            teachers = self.sakdn_teachers(seed) if methods & {"sakdn", "sensor2sensor"} else None
+        for rep in self.replicates():
+            self.say(f"{rep.fold} seed {rep.seed}" if rep.fold else f"seed {rep.seed}")
+            video_teacher = self.video_network(rep, 1.0) if methods & {"sakdn", "vskd"} else None
+            teachers = self.sakdn_teachers(rep) if methods & {"sakdn", "sensor2sensor"} else None
             for fraction in self.plan.fractions:
-                self.seed_fraction(seed, fraction, teachers, video_teacher)
+                self.replicate_fraction(rep, fraction, teachers, video_teacher)
         rows = list(self.rows.values())
-        return {"dataset": self.plan.dataset, "seeds": list(self.plan.seeds), "fractions": list(self.plan.fractions),
-                "rows": [r.to_dict() for r in rows], "gains": self.gains(), "seconds": time.perf_counter() - started}
+        folds = {"folds": list(self.folds)} if len(self.folds) > 1 else {}
+        return {"dataset": self.plan.dataset, "seeds": list(self.plan.seeds), **folds,
+                "fractions": list(self.plan.fractions), "rows": [r.to_dict() for r in rows], "gains": self.gains(),
+                "seconds": time.perf_counter() - started}
 
-    def sakdn_teachers(self, seed: int) -> Path:
-        options = self.options("sakdn-teachers", seed, "sensor2vision", stage="teachers")
+    def replicates(self) -> list[Replicate]:
+        """Every (fold, seed) of the study, fold-major: each row gets one figure from each."""
+        if len(self.folds) == 1:
+            return [Replicate(seed) for seed in self.plan.seeds]
+        return [Replicate(seed, fold) for fold in self.folds for seed in self.plan.seeds]
+
+    def sakdn_teachers(self, rep: Replicate) -> Path:
+        options = self.options("sakdn-teachers", rep, "sensor2vision", stage="teachers")
         run_dir = self.train(options)
         modalities = options.modalities or tuple(self.store(options).modalities)
         network, inputs = sensor_network(options, teacher=True)
@@ -194,10 +222,10 @@ class Study:
                         run_dir, "teachers", m)
         return run_dir
 
-    def video_network(self, seed: int, fraction: float) -> Path:
+    def video_network(self, rep: Replicate, fraction: float) -> Path:
         """TRN with CE only, trained as the SAKDN student is; at F = 1 also the VSKD video teacher."""
         suffix = fraction_suffix(fraction)
-        options = self.options(f"video{_job_suffix(fraction)}", seed, "sensor2vision", stage="student", kd=KD_NONE,
+        options = self.options(f"video{_job_suffix(fraction)}", rep, "sensor2vision", stage="student", kd=KD_NONE,
                                student_train_fraction=fraction)
         run_dir = self.train(options)
         video = f"video ({options.data.video_input})"
@@ -207,22 +235,22 @@ class Study:
             self.record("vskd.video_teacher", "VSKD video teacher (TRN, CE only)", video, run_dir, "student")
         return run_dir
 
-    def seed_fraction(self, seed: int, fraction: float, teachers: Path | None, video_teacher: Path) -> None:
+    def replicate_fraction(self, rep: Replicate, fraction: float, teachers: Path | None, video_teacher: Path) -> None:
         suffix, job = fraction_suffix(fraction), _job_suffix(fraction)
         if "sakdn" in self.plan.methods:
             if fraction < 1.0:
-                self.video_network(seed, fraction)
+                self.video_network(rep, fraction)
             for tag, named, extra in self.students("sensor2vision"):
-                options = self.options(f"sakdn-student{tag}{job}", seed, "sensor2vision", stage="student",
+                options = self.options(f"sakdn-student{tag}{job}", rep, "sensor2vision", stage="student",
                                        teachers=teachers, student_train_fraction=fraction, **extra)
                 self.record(f"sakdn.student{tag}{suffix}", "SAKDN video student (TRN + ST + GSDM + SP)" + named,
                             f"video ({options.data.video_input})", self.train(options), "student",
                             baseline=f"sakdn.video_baseline{suffix}")
         if "vskd" in self.plan.methods:
-            self.vskd_rows(seed, fraction, video_teacher / "student")
+            self.vskd_rows(rep, fraction, video_teacher / "student")
         if "sensor2sensor" in self.plan.methods:
             for modality in self.plan.student_modalities or (None,):
-                self.sensor2sensor_rows(seed, fraction, teachers, modality)
+                self.sensor2sensor_rows(rep, fraction, teachers, modality)
 
     def students(self, mode: str) -> list[tuple[str, str, dict]]:
         """(key and job suffix, model-name suffix, options) of each student row: the method's own, with
@@ -236,51 +264,51 @@ class Study:
         rows += [(f"-{name}", f" ({name})", {"ablate": (), **overrides}) for name, overrides in self.plan.variants.items()]
         return rows
 
-    def sensor2sensor_rows(self, seed: int, fraction: float, teachers: Path, modality: str | None) -> None:
-        """One sensor's baseline and its students distilled from the fused teachers of seed s."""
+    def sensor2sensor_rows(self, rep: Replicate, fraction: float, teachers: Path, modality: str | None) -> None:
+        """One sensor's baseline and its students distilled from the fused teachers of the same replicate."""
         suffix, job = fraction_suffix(fraction), _job_suffix(fraction)
         chosen = {"student_modality": modality} if modality else {}
-        baseline = self.options(f"s2s-baseline-{modality or 'default'}{job}", seed, "sensor2sensor", stage="student",
+        baseline = self.options(f"s2s-baseline-{modality or 'default'}{job}", rep, "sensor2sensor", stage="student",
                                 kd=KD_NONE, student_train_fraction=fraction, **chosen)
         modality = student_modality(self.store(baseline), baseline)
         base_key = f"s2s.{modality}.baseline{suffix}"
         network, inputs = sensor_network(baseline, teacher=False)
         self.record(base_key, f"{modality} alone ({network}, CE only)", f"{modality} {inputs}", self.train(baseline),
                     "student")
-        self.classical(seed, fraction, modality)
+        self.classical(rep, fraction, modality)
         for tag, named, extra in self.students("sensor2sensor"):
-            options = self.options(f"s2s-student-{modality}{tag}{job}", seed, "sensor2sensor", stage="student",
+            options = self.options(f"s2s-student-{modality}{tag}{job}", rep, "sensor2sensor", stage="student",
                                    teachers=teachers, student_train_fraction=fraction, student_modality=modality,
                                    **extra)
             name = f"{modality} student of the fused teachers ({network} + DASK)" + named
             self.record(f"s2s.{modality}.student{tag}{suffix}", name, f"{modality} {inputs}", self.train(options),
                         "student", baseline=base_key)
 
-    def vskd_rows(self, seed: int, fraction: float, teacher_stage: Path) -> None:
+    def vskd_rows(self, rep: Replicate, fraction: float, teacher_stage: Path) -> None:
         suffix, job = fraction_suffix(fraction), _job_suffix(fraction)
-        baseline = self.options(f"sensor-baseline{job}", seed, "vision2sensor", stage="student", kd=KD_NONE,
+        baseline = self.options(f"sensor-baseline{job}", rep, "vision2sensor", stage="student", kd=KD_NONE,
                                 student_train_fraction=fraction)
         modality = student_modality(self.store(baseline), baseline)
         network, inputs = sensor_network(baseline, teacher=False)
         self.record(f"vskd.sensor_baseline{suffix}", f"VSKD sensor baseline ({network}, CE only)",
                     f"{modality} {inputs}", self.train(baseline), "student")
         for tag, named, extra in self.students("vision2sensor"):
-            options = self.options(f"vskd-student{tag}{job}", seed, "vision2sensor", stage="student",
+            options = self.options(f"vskd-student{tag}{job}", rep, "vision2sensor", stage="student",
                                    teachers=teacher_stage, student_train_fraction=fraction, **extra)
             self.record(f"vskd.student{tag}{suffix}", f"VSKD sensor student ({network} + DASK)" + named,
                         f"{modality} {inputs}", self.train(options), "student", baseline=f"vskd.sensor_baseline{suffix}")
-        self.classical(seed, fraction, modality)
+        self.classical(rep, fraction, modality)
 
-    def classical(self, seed: int, fraction: float, modality: str) -> None:
-        """Random-forest rows of every single modality and of all fused, once per seed and fraction."""
-        if (seed, fraction) in self.classical_done:
+    def classical(self, rep: Replicate, fraction: float, modality: str) -> None:
+        """Random-forest rows of every single modality and of all fused, once per replicate and fraction."""
+        if (rep, fraction) in self.classical_done:
             return
-        self.classical_done.add((seed, fraction))
-        options = self.options("classical", seed, "vision2sensor", ablate=())  # store and protocol only
+        self.classical_done.add((rep, fraction))
+        options = self.options("classical", rep, "vision2sensor", ablate=())  # store and protocol only
         store = self.store(options)
         protocol = options.data.protocol or self.spec.default_protocol
         shown = set(self.plan.student_modalities or (modality,)) | {"fused"}
-        for result in run_baseline(store, self.spec, protocol, seed, models=("random forest",), train_fraction=fraction):
+        for result in run_baseline(store, self.spec, protocol, rep.seed, models=("random forest",), train_fraction=fraction):
             if result.input in shown:
                 key = f"classical.{result.input}{fraction_suffix(fraction)}"
                 row = self.rows.setdefault(key, Row(key, "classical baseline (random forest on statistics)",
@@ -316,8 +344,8 @@ def _job_suffix(fraction: float) -> str:
 
 
 def format_study(result: dict) -> str:
-    """The rows as mean +- std over seeds (test accuracy, macro-F1, and the networks' final training
-    accuracy), then each student's paired gain with its 95% interval."""
+    """The rows as mean +- std over seeds (and folds: test accuracy, macro-F1, and the networks' final
+    training accuracy), then each student's paired gain with its 95% interval."""
     rows = [Row(**r) for r in result["rows"] if not r.get("alias_of")]
     keys, width, inputs = (max(len(getattr(r, f)) for r in rows) for f in ("key", "model", "input"))
     lines = [f"{'key':{keys}s}  {'model':{width}s}  {'input':{inputs}s}  {'test acc (mean +- std)':>22s}  "
@@ -326,15 +354,19 @@ def format_study(result: dict) -> str:
         lines.append(f"{r.key:{keys}s}  {r.model:{width}s}  {r.input:{inputs}s}  {_mean_std(r.accuracy):>22s}  "
                      f"{_mean_std(r.macro_f1):>22s}  {_mean_std(r.train_accuracy):>22s}")
     lines.append("")
-    lines += [f"gain {g['student']} over {g['baseline']}: {format_gain(g)}" for g in result["gains"]]
+    lines += [f"gain {g['student']} over {g['baseline']}: {format_gain(g, replicate_unit(result))}"
+              for g in result["gains"]]
     return "\n".join(lines)
 
 
 def study_markdown(result: dict, title: str, command: str = "") -> str:
     """A results page of a study's JSON: the command that made it, the rows, the paired gains."""
-    lines = [f"# {title}", "", f"Written by the code from the study's JSON ({len(result['seeds'])} seeds: "
+    folds = result.get("folds", [])
+    over = f"{len(folds)} folds ({folds[0]} ... {folds[-1]}) x " if folds else ""
+    lines = [f"# {title}", "", f"Written by the code from the study's JSON ({over}{len(result['seeds'])} seeds: "
              f"{', '.join(map(str, result['seeds']))}; {result['seconds'] / 60:.0f} min). Test figures of the final "
-             "epoch, mean +- std over seeds; train acc: the final epoch's, on the rows trained on.", ""]
+             f"epoch, mean +- std over {'folds and ' if folds else ''}seeds; train acc: the final epoch's, on the "
+             "rows trained on.", ""]
     if command:
         lines += ["```bash", command, "```", ""]
     lines += ["| key | model | input | test acc | macro-F1 | train acc |", "|---|---|---|---:|---:|---:|"]
@@ -342,16 +374,22 @@ def study_markdown(result: dict, title: str, command: str = "") -> str:
         lines.append(f"| `{row.key}` | {row.model} | {row.input} | {_mean_std(row.accuracy)} | "
                      f"{_mean_std(row.macro_f1)} | {_mean_std(row.train_accuracy)} |")
     lines += ["", "| student | over | paired gain |", "|---|---|---|"]
-    lines += [f"| `{g['student']}` | `{g['baseline']}` | {format_gain(g)} |" for g in result["gains"]]
+    lines += [f"| `{g['student']}` | `{g['baseline']}` | {format_gain(g, replicate_unit(result))} |"
+              for g in result["gains"]]
     return "\n".join(lines) + "\n"
 
 
-def format_gain(gain: dict) -> str:
+def format_gain(gain: dict, unit: str = "seed") -> str:
     """'+3.0 points, 95% CI [+0.4, +5.6] (per seed +3.6, +1.8, +3.6)' of one paired_gain."""
     interval = (f"95% CI [{100 * gain['ci95'][0]:+.1f}, {100 * gain['ci95'][1]:+.1f}]" if gain["ci95"]
-                else "one seed: no interval")
-    per_seed = ", ".join(f"{100 * d:+.1f}" for d in gain["difference"])
-    return f"{100 * gain['mean']:+.1f} points, {interval} (per seed {per_seed})"
+                else f"one {unit}: no interval")
+    each = ", ".join(f"{100 * d:+.1f}" for d in gain["difference"])
+    return f"{100 * gain['mean']:+.1f} points, {interval} (per {unit} {each})"
+
+
+def replicate_unit(result: dict) -> str:
+    """What one figure of a row stands for: a seed, or a (fold, seed) pair of a protocol family."""
+    return "fold and seed" if result.get("folds") else "seed"
 
 
 def _mean_std(values: Sequence[float]) -> str:

@@ -197,7 +197,8 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
                           paired=options.distill_unlabelled and stage.distils)
         logger.info(_describe(name, titles[name], data))
         results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume,
-                            test_every=options.test_every, tensorboard=options.tensorboard)
+                            test_every=options.test_every, val_every=options.val_every,
+                            tensorboard=options.tensorboard)
     if ctx.is_main:
         from training.report import write_run_report
 

@@ -1,0 +1,44 @@
+"""bench/real_sensors.py's table: one cell per network and sensor, the mean +- std over the folds and
+seeds of a protocol family, pooled across the JSONs of parallel jobs."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def real_sensors():
+    spec = importlib.util.spec_from_file_location("real_sensors", ROOT / "bench" / "real_sensors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(network, sensor, fold, accuracy):
+    return {"network": network, "sensor": sensor, "fold": fold, "seed": 0, "accuracy": accuracy,
+            "macro_f1": accuracy - 0.1}
+
+
+def test_fold_figures_are_pooled_across_jobs_into_mean_and_std(real_sensors, tmp_path):
+    first = [_row("raw_encoder", "acc_h01", "loso-1", 0.8), _row("random_forest", "acc_h01", "loso-1", 0.7)]
+    second = [_row("raw_encoder", "acc_h01", "loso-2", 0.9), _row("random_forest", "acc_h01", "loso-2", 0.7),
+              _row("raw_encoder", "fused", "loso-2", 0.95)]
+    paths = []
+    for k, rows in enumerate((first, second)):
+        paths.append(tmp_path / f"job{k}.json")
+        paths[-1].write_text(json.dumps({"protocol": "loso", "rows": rows, "seconds": 1.0}))
+    table = real_sensors.joined_table(paths).splitlines()
+    assert table[0] == "| network | acc_h01 | fused |"
+    assert table[2] == "| raw_encoder | 85.0 +- 7.1 / 75.0 +- 7.1 (n=2) | 95.0 / 85.0 |"
+    assert table[3] == "| random_forest | 70.0 +- 0.0 / 60.0 +- 0.0 (n=2) |  |"
+
+
+def test_jobs_keep_only_the_networks_asked_for(real_sensors):
+    jobs = real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"})
+    assert [(network, sensor) for network, sensor, _, _ in jobs] == [
+        ("raw_encoder", "acc_h01"), ("raw_encoder", "acc_h02"), ("raw_encoder", "fused")]
