@@ -9,6 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from scipy import stats
+from trainer_helpers import train_sensor_baseline
 
 from cli import cli
 from pipeline.store import open_store
@@ -44,12 +45,9 @@ def test_stratified_subset_keeps_each_class_and_is_nested():
 
 
 def test_train_fraction_reaches_the_selection(trainer_sensor_store, tmp_path):
-    result = CliRunner().invoke(cli, [
-        "train", "--mode", "vision2sensor", "--dataset", UTD, "--stage", "student", "--kd", "none",
-        "--store", str(trainer_sensor_store), "--runs-dir", str(tmp_path), "--name", "half", "--device", "cpu",
-        "--quiet", "--no-baseline", "--epochs", "1", "--batch-size", "2", "--train-fraction", "0.5"])
-    assert result.exit_code == 0, result.output
-    selection = json.loads((tmp_path / "half" / "student" / "results.json").read_text())["selection"]
+    run = train_sensor_baseline(trainer_sensor_store, tmp_path, "half", "--epochs", "1", "--batch-size", "2",
+                                "--train-fraction", "0.5")
+    selection = json.loads((run / "student" / "results.json").read_text())["selection"]
     store = open_store(trainer_sensor_store)
     full = int((np.isin(store.takes["trial"], [1, 2])).sum())
     assert selection["rows"]["train"] + selection["rows"]["val"] < full     # half of the non-val training takes

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from trainer_helpers import train_sensor_baseline
 
 from cli import cli
 from pipeline.config import load_dataset
@@ -58,12 +59,9 @@ def test_cli_stage_flags_reach_their_stage(trainer_sensor_store, tmp_path):
 
 
 def test_val_every_and_test_every_choose_the_scored_epochs(trainer_sensor_store, tmp_path):
-    result = CliRunner().invoke(cli, [
-        "train", "--mode", "vision2sensor", "--dataset", UTD, "--stage", "student", "--kd", "none",
-        "--store", str(trainer_sensor_store), "--runs-dir", str(tmp_path), "--name", "every", "--device", "cpu",
-        "--quiet", "--no-baseline", "--epochs", "3", "--val-every", "2", "--test-every", "0"])
-    assert result.exit_code == 0, result.output
-    lines = (tmp_path / "every" / "student" / "metrics.jsonl").read_text().splitlines()
+    run = train_sensor_baseline(trainer_sensor_store, tmp_path, "every", "--epochs", "3", "--val-every", "2",
+                                "--test-every", "0")
+    lines = (run / "student" / "metrics.jsonl").read_text().splitlines()
     scored = [sorted({"val", "test"} & json.loads(line).keys()) for line in lines]
     assert scored == [[], ["val"], ["test", "val"]]
 

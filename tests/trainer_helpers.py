@@ -48,6 +48,21 @@ def utd_sensor_store(base: Path) -> Path:
                                   modalities=("acc",), glove=glove, progress=False)).store_path
 
 
+def train_sensor_baseline(store: Path, runs_dir: Path, name: str, *flags: str) -> Path:
+    """`train --mode vision2sensor --stage student --kd none` on `store` through the CLI, with `flags`
+    added; asserts it succeeded and returns the run directory."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    result = CliRunner().invoke(cli, [
+        "train", "--mode", "vision2sensor", "--dataset", UTD, "--stage", "student", "--kd", "none",
+        "--store", str(store), "--runs-dir", str(runs_dir), "--name", name, "--device", "cpu",
+        "--quiet", "--no-baseline", *flags])
+    assert result.exit_code == 0, result.output
+    return runs_dir / name
+
+
 def ddp_worker(rank: int, world: int, port: int, store_path: Path, out: Path) -> None:
     """One rank of a CPU/gloo DistributedDataParallel run of the sensor baseline (ResNet18 on acc GAF)."""
     import os
