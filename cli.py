@@ -18,9 +18,9 @@ from pipeline.config import CACHE_DIR, DATASETS_ENV, RUNS_DIR, DatasetsError, da
 from pipeline.prepare import COMBINES, GAF_METHODS, SCALINGS, SCHEDULERS
 from pipeline.store import store_path
 from pipeline.synthetic import LAYOUTS as SYNTH_LAYOUTS
-from training.options import (ABLATIONS, CHECKPOINTS, MODES, OPTIMIZERS, RESIDENCIES, SENSOR_ENCODERS, SHUFFLES,
-                              SPAMFM_EVAL, SPAMFM_GATES, STAGE_ORDER, STAGE_SIDES, STAGES, VIDEO_INPUTS, backbone_names,
-                              kd_names)
+from training.options import (ABLATIONS, CHECKPOINTS, MODES, OPTIMIZERS, RESIDENCIES, SCHEDULES, SENSOR_ENCODERS,
+                              SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES, STAGE_ORDER, STAGE_SIDES, STAGES, VIDEO_INPUTS,
+                              backbone_names, kd_names, parse_settings, parse_variant)
 
 
 def parse_frame_size(value: str | None) -> tuple[int, int] | None:
@@ -97,6 +97,8 @@ STAGE_OPTIM_FLAGS: dict[str, tuple[click.ParamType, str]] = {
     "lr_step": (click.IntRange(min=1), "epochs between LR decays"),
     "lr_gamma": (click.FloatRange(min=0, min_open=True), "LR decay factor"),
     "optimizer": (click.Choice(OPTIMIZERS), "optimiser"),
+    "schedule": (click.Choice(SCHEDULES), "LR schedule (onecycle ignores --lr-step / --lr-gamma)"),
+    "label_smoothing": (click.FloatRange(min=0, max=1, max_open=True), "label smoothing of the cross-entropy terms"),
     "weight_decay": (click.FloatRange(min=0), "weight decay"),
     "momentum": (click.FloatRange(min=0), "SGD momentum"),
     "train_fraction": (click.FloatRange(min=0, max=1, min_open=True), "share of the training takes (class-stratified)"),
@@ -302,6 +304,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="SPAMFM in eval mode: running statistics of the batch descriptor, or the sample's own (training.fusion)")
 @click.option("--gaf-size", type=click.IntRange(min=32), default=None,
               help="GAF side fed to the networks, resized from the stored one [default: as stored]")
+@click.option("--stream-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="points per second of the raw-signal encoders' time grid [default: the store's signal length "
+                   "over the longest take]")
 @click.option("--crop-size", type=click.IntRange(min=32), default=None,
               help="side of the square crop of the stored frames [default: 224]")
 @click.option("--segments", type=click.IntRange(min=2), default=None, help="TSN segments [default: as stored]")
@@ -420,41 +425,9 @@ def baseline(dataset, protocol, store, seed, out) -> None:
         (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=1))
 
 
-def _parse_settings(settings: tuple[str, ...]) -> dict:
-    """('backbone=resnet18', 'modalities=[acc, gyro]') -> {'backbone': 'resnet18', 'modalities': ('acc', 'gyro')}."""
-    import yaml
-
-    parsed = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        loaded = yaml.safe_load(value)
-        parsed[key.strip().replace("-", "_")] = tuple(loaded) if isinstance(loaded, list) else _number(loaded)
-    return parsed
-
-
-def _parse_variant(text: str) -> tuple[str, dict]:
-    """'kd1:alpha=1,gamma=0' -> ('kd1', {'alpha': 1.0, 'gamma': 0.0}); commas inside [...] stay in a value."""
-    name, sep, settings = text.partition(":")
-    if not sep or not name.strip() or not settings.strip():
-        raise click.BadParameter(f"expected NAME:KEY=VALUE[,KEY=VALUE...], got {text!r}", param_hint="--variant")
-    return name.strip(), _parse_settings(tuple(re.split(r",(?![^\[]*\])", settings)))
-
-
 def _command_line() -> str:
     """This invocation as a shell command, for results pages."""
     return "python cli.py " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
-
-
-def _number(value):
-    """'3e-4' (which YAML 1.1 reads as a string) -> 0.0003; anything else as it is."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 @cli.command()
@@ -486,12 +459,12 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
     from training.study import StudyPlan, run_study
 
     try:
-        overrides = {"progress": not quiet, **_parse_settings(settings)}
+        overrides = {"progress": not quiet, **parse_settings(settings)}
         plan = StudyPlan(dataset=dataset, name=name, seeds=tuple(range(seeds)), runs_dir=runs_dir,
                          fractions=tuple(float(f) for f in parse_list(train_fractions) or ("1",)),
                          methods=parse_list(methods) or (), ablate=parse_list(ablate) or (), unlabelled=unlabelled,
                          student_modalities=parse_list(student_modalities) or (), overrides=overrides,
-                         variants=dict(_parse_variant(v) for v in variants))
+                         variants=dict(parse_variant(v) for v in variants))
         run_study(plan, json_path, markdown, command=_command_line())
     except _user_errors() as error:
         raise click.ClickException(str(error))
@@ -516,7 +489,7 @@ def demo(workdir, epochs_scale, seeds, ablate, json_path, markdown, threads, var
 
     try:
         run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seeds=seeds, ablate=parse_list(ablate) or (),
-                             variants=dict(_parse_variant(v) for v in variants), threads=threads,
+                             variants=dict(parse_variant(v) for v in variants), threads=threads,
                              progress=not quiet), json_path, markdown, command=_command_line())
     except _user_errors() as error:
         raise click.ClickException(str(error))

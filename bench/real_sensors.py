@@ -2,7 +2,7 @@
 
     python bench/real_sensors.py --root DIR [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
                                  [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1]
-                                 --json FILE [--work DIR] [--seed 0]
+                                 [--variant NAME:KEY=VALUE,...] --json FILE [--work DIR] [--seed 0]
     python bench/real_sensors.py --table A.json B.json ...     (one table of several jobs' rows)
 
 Prepares DIR (a Berkeley-MHAD accelerometer tree, e.g. ../shared/real-data/berkeley-mhad-dev) into
@@ -24,6 +24,10 @@ network on every fold (or the --folds given: one job per few folds runs them in 
 joins their JSONs), each cell then the mean +- std over folds and seeds: the tuning signal that
 predicts subjects never trained on, where the 2-subject `dev` split moved figures by up to 22 points.
 
+Each --variant NAME:KEY=VALUE,... (options of `train`, e.g. `recipe:stream_rate=30,schedule=onecycle`)
+adds a row `<network>:<NAME>` per network trained with those options on top of the preset: one row per
+recipe finding, measured on the same folds and seeds.
+
 Writes {"protocol", "rows": [{"network", "sensor", "fold", "seed", "accuracy", "macro_f1"}], "seconds"}
 to --json and prints the Markdown table (accuracy / macro-F1 in %), one progress line per trained network.
 """
@@ -42,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from training.baseline import run_baseline  # noqa: E402
-from training.options import resolve_options  # noqa: E402
+from training.options import parse_variant, resolve_options  # noqa: E402
 from training.recipes import open_checked_store, run_training  # noqa: E402
 
 DATASET = "berkeley-mhad"
@@ -67,7 +71,7 @@ def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path
     """Train one network with the preset on protocol `fold` and return its final test figures on head `sensor`."""
     on = {"modalities": sensors} if sensor == FUSED else {"modalities": (sensor,), "student_modality": sensor}
     options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=fold,
-                              name=f"{network}-{sensor}-{fold}-s{seed}", seed=seed, device="cpu", threads=threads,
+                              name=f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}", seed=seed, device="cpu", threads=threads,
                               progress=False, baseline=False, overwrite=True, **on, **overrides)
     run_training(options)
     test = json.loads((options.run_dir / overrides["stage"] / "results.json").read_text())["final"]["test"]
@@ -121,6 +125,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--networks", default=None,
                         help=f"comma list of {', '.join(dict.fromkeys([*SENSOR_NETWORKS, *FUSED_NETWORKS]))} "
                              "[default: all]")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="NAME:KEY=VALUE,...: also train every network with these options, as row <network>:NAME")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path, default=None, help="store and runs go here [default: a temporary folder]")
     parser.add_argument("--seed", type=int, default=0, help="the first seed")
@@ -132,11 +138,15 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def jobs(sensors: tuple[str, ...], networks: set[str] | None) -> list[tuple[str, str, str, dict]]:
-    """(network, sensor, mode, options) of every network to train, per sensor, then fused."""
+def jobs(sensors: tuple[str, ...], networks: set[str] | None, variants: dict[str, dict] | None = None
+         ) -> list[tuple[str, str, str, dict]]:
+    """(network, sensor, mode, options) of every network to train, per sensor, then fused; each
+    network again per variant, as `<network>:<variant>` with the variant's options on top."""
     chosen = [(n, s, *SENSOR_NETWORKS[n]) for s in sensors for n in SENSOR_NETWORKS]
     chosen += [(n, FUSED, *FUSED_NETWORKS[n]) for n in FUSED_NETWORKS] if len(sensors) > 1 else []
-    return [job for job in chosen if networks is None or job[0] in networks]
+    chosen = [job for job in chosen if networks is None or job[0] in networks]
+    return [(f"{n}:{name}" if name else n, s, mode, {**options, **extra})
+            for name, extra in {"": {}, **(variants or {})}.items() for n, s, mode, options in chosen]
 
 
 def main() -> None:
@@ -153,7 +163,8 @@ def main() -> None:
     start = time.perf_counter()
     store = prepare(PrepareOptions(dataset=DATASET, root=args.root, cache=work / "cache", gaf_size=GAF_SIZE,
                                    scaling="range", modalities=sensors, progress=False)).store_path
-    todo = jobs(sensors, set(args.networks.split(",")) if args.networks else None)
+    todo = jobs(sensors, set(args.networks.split(",")) if args.networks else None,
+                dict(parse_variant(v) for v in args.variant))
     rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed)]
     for k, (fold, seed, (network, sensor, mode, overrides)) in enumerate(
             ((f, s, job) for f in folds for s in seeds for job in todo), 1):

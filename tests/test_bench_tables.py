@@ -42,3 +42,12 @@ def test_jobs_keep_only_the_networks_asked_for(real_sensors):
     jobs = real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"})
     assert [(network, sensor) for network, sensor, _, _ in jobs] == [
         ("raw_encoder", "acc_h01"), ("raw_encoder", "acc_h02"), ("raw_encoder", "fused")]
+
+
+def test_each_variant_adds_a_row_per_network_with_its_options_on_top(real_sensors):
+    jobs = real_sensors.jobs(("acc_h01",), {"raw_encoder"}, {"oc": {"schedule": "onecycle", "kd": "st"}})
+    assert [(network, sensor) for network, sensor, _, _ in jobs] == [("raw_encoder", "acc_h01"),
+                                                                     ("raw_encoder:oc", "acc_h01")]
+    plain, variant = jobs[0][3], jobs[1][3]
+    assert plain == {"stage": "student", "kd": "none", "sensor_encoder": "raw"}
+    assert variant == {"stage": "student", "kd": "st", "sensor_encoder": "raw", "schedule": "onecycle"}

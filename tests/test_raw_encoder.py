@@ -85,9 +85,10 @@ def test_raw_teachers_fuse_with_spamfm_at_every_stage():
     assert out.logits.shape == (4, 3) and out.taps["gyro.block4"].shape == (4, 256, 1, 4)
 
 
-def test_the_loader_feeds_streams_of_the_same_takes(trainer_utd_store):
+@pytest.mark.parametrize("rate", [None, 10.0])
+def test_the_loader_feeds_streams_of_the_same_takes(trainer_utd_store, rate):
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
-    options = resolve_options(UTD, "vision2sensor", kd="none", store=trainer_utd_store, **TINY)
+    options = resolve_options(UTD, "vision2sensor", kd="none", store=trainer_utd_store, stream_rate=rate, **TINY)
     stage = build_stage("student", store, spec, options, None)
     seconds = stage.stream_seconds
     durations = [store.sensor_info(m)["duration_s"] for m in store.modalities]  # one grid for the whole store
@@ -96,12 +97,13 @@ def test_the_loader_feeds_streams_of_the_same_takes(trainer_utd_store):
                       stage.train_needs, stage.eval_needs, 4, torch.device("cpu"))
     batch = next(iter(data.test.epoch(0)))
     info = store.sensor_info("acc")
+    length = store.layout.signal_length if rate is None else round(seconds * rate)  # --stream-rate: points per s
     expected = time_grid(store.signal("acc", batch.take), info["duration_s"][batch.take], seconds,
-                         store.layout.signal_length, np.asarray(spec.sensors["acc"].range))
+                         length, np.asarray(spec.sensors["acc"].range))
     assert torch.equal(batch.sensors["acc"], torch.from_numpy(expected))
     train = next(iter(data.train.epoch(0)))
     stored = time_grid(store.signal("acc", train.take), info["duration_s"][train.take], seconds,
-                       store.layout.signal_length, np.asarray(spec.sensors["acc"].range))
+                       length, np.asarray(spec.sensors["acc"].range))
     assert not torch.equal(train.sensors["acc"], torch.from_numpy(stored))              # augmented
     assert torch.equal(train.sensors["acc"][:, 3].sum(1), torch.from_numpy(stored[:, 3].sum(1)))
 

@@ -98,11 +98,15 @@ def test_sensor2sensor_study_gives_each_sensor_a_paired_gain(trainer_utd_store, 
 
 
 def test_set_values_parse_numbers_lists_and_paths():
-    from cli import _parse_settings
+    from training.options import OptionsError, parse_settings, parse_variant
 
-    parsed = _parse_settings(("teacher_lr=3e-4", "epochs=2", "modalities=[acc, gyro]", "store=/tmp/x.zarr", "flip=false"))
+    parsed = parse_settings(("teacher_lr=3e-4", "epochs=2", "modalities=[acc, gyro]", "store=/tmp/x.zarr", "flip=false"))
     assert parsed == {"teacher_lr": 3e-4, "epochs": 2, "modalities": ("acc", "gyro"), "store": "/tmp/x.zarr",
                       "flip": False}
+    assert parse_variant("kd1:alpha=1,modalities=[acc, gyro]") == ("kd1", {"alpha": 1, "modalities": ("acc", "gyro")})
+    for bad in ("kd1", "kd1:", ":alpha=1", "kd1:alpha"):
+        with pytest.raises(OptionsError, match="expected"):
+            parse_variant(bad)
 
 
 def test_a_raw_signal_study_names_its_networks_runs_variants_and_reuses_runs(trainer_utd_store, tmp_path):

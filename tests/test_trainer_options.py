@@ -66,6 +66,29 @@ def test_val_every_and_test_every_choose_the_scored_epochs(trainer_sensor_store,
     assert scored == [[], ["val"], ["test", "val"]]
 
 
+def test_one_cycle_schedule_and_label_smoothing_reach_the_stage(trainer_sensor_store, tmp_path):
+    run = train_sensor_baseline(trainer_sensor_store, tmp_path, "onecycle", "--epochs", "4", "--lr", "0.01",
+                                "--schedule", "onecycle", "--label-smoothing", "0.2", "--test-every", "0")
+    rates = [json.loads(line)["lr"] for line in (run / "student" / "metrics.jsonl").read_text().splitlines()]
+    assert rates[0] == pytest.approx(0.01 / 25) and 0.009 < rates[1] <= 0.01  # warm-up to about --lr ...
+    assert rates[1] > rates[2] > rates[3] > 0  # ... then annealed, never to zero
+    import yaml
+
+    saved = yaml.safe_load((run / "config.yaml").read_text())["options"]["student"]
+    assert (saved["schedule"], saved["label_smoothing"]) == ("onecycle", 0.2)
+
+
+def test_stage_cross_entropy_is_label_smoothed_and_skips_withheld_labels():
+    from training.engine import Stage
+
+    logits, labels = torch.randn(6, 5), torch.tensor([0, 4, -1, 2, -1, 1])
+    stage = Stage()
+    stage.label_smoothing = 0.3
+    labelled = labels >= 0
+    expected = torch.nn.functional.cross_entropy(logits[labelled], labels[labelled], label_smoothing=0.3)
+    assert torch.allclose(stage.cross_entropy(logits, labels), expected)
+
+
 @pytest.fixture(scope="module")
 def fused_teachers_run(trainer_utd_store, tmp_path_factory):
     """Two epochs of SPAMFM-fused acc + gyro teachers at batch 4."""

@@ -52,7 +52,7 @@ from training.options import DataOptions, OptionsError
 from training.residency import (IN_MEMORY, BatchPlan, RawBatch, Resident, Residency, StoreReader, StreamGrid,
                                 choose_residency, selection_bytes)
 from training.sampler import epoch_order, rank_share
-from training.streams import augment_streams
+from training.streams import augment_streams, grid_points
 
 CLIPS, TAKES = "clips", "takes"
 UNLABELLED = -1  # the label of a batch row whose label is withheld (Batch.labelled)
@@ -524,7 +524,8 @@ def build_data(
     slots = segment_slots(store.segments, store.candidates, segments) if needs_video else None
     stream = None
     if options.stream_seconds:
-        stream = StreamGrid(options.stream_seconds, store.layout.signal_length,
+        stream = StreamGrid(options.stream_seconds, grid_points(options.stream_seconds, options.stream_rate,
+                                                                store.layout.signal_length),
                             {m: np.asarray(spec.sensors[m].range) for m in modalities})
     residency, source = _place(store, options, clip_rows if needs_video else np.zeros(0, np.int64), take_rows,
                                modalities, slots, stream, device)

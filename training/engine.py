@@ -1,10 +1,10 @@
-"""The epoch loop shared by every stage: optimiser, per-epoch StepLR, checkpoints, resume, metrics.
+"""The epoch loop shared by every stage: optimiser, per-epoch LR schedule, checkpoints, resume, metrics.
 
 A stage hands the engine a `Stage`: an nn.Module whose forward(batch) returns the loss with its
 terms (frozen teachers live inside it with requires_grad=False and stay in eval mode) and whose
 predict(batch) returns the logits of each prediction head. The engine
 
-  - optimises the parameters that require grad (SGD/Adam/AdamW), steps StepLR once per EPOCH;
+  - optimises the parameters that require grad (SGD/Adam/AdamW), steps the LR schedule once per EPOCH;
   - runs on CUDA with bf16 autocast and channels_last when asked, else on the CPU; wraps the
     stage in DistributedDataParallel when torchrun started several processes (gloo or nccl);
   - after each epoch scores val and test, appends one line to metrics.jsonl (and, with tensorboard,
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from training.archs import Arch, TRNArch
 from training.data import Batch, Loader, Needs, SplitData
+from training.losses import labelled_cross_entropy
 from training.logs import TensorBoardScalars
 from training.metrics import Scores, score
 from training.options import OptimOptions
@@ -65,6 +66,8 @@ class Stage(nn.Module):
         unused_parameters  DDP's find_unused_parameters, for a forward that skips some parameters
         distils            True when the loss has terms that read no label (a distilled student), so
                            the stage can also learn from paired rows without labels
+        label_smoothing    of every cross-entropy against a label (`cross_entropy`); `fit` sets it
+                           from the stage's OptimOptions
     """
 
     unit: str
@@ -77,6 +80,11 @@ class Stage(nn.Module):
     stream_seconds: float | None = None
     unused_parameters: bool = False
     distils: bool = False
+    label_smoothing: float = 0.0
+
+    def cross_entropy(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Mean CE over the rows with a label (training.losses.labelled_cross_entropy), label-smoothed."""
+        return labelled_cross_entropy(logits, labels, self.label_smoothing)
 
     def compile_targets(self) -> list[nn.Module]:
         """The modules torch.compile wraps: the trainable networks (default: the whole stage)."""
@@ -189,6 +197,15 @@ def make_optimizer(options: OptimOptions, params: list[nn.Parameter]) -> torch.o
     if options.optimizer == "adam":
         return torch.optim.Adam(params, lr=options.lr, weight_decay=options.weight_decay)
     return torch.optim.AdamW(params, lr=options.lr, weight_decay=options.weight_decay)
+
+
+def make_scheduler(options: OptimOptions, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """The LR schedule, stepped once per epoch (training.options.SCHEDULES): StepLR(lr_step, lr_gamma),
+    or OneCycleLR over epochs + 1 steps: from lr / 25 up to lr at 30 % of them, then cosine down towards
+    lr / 1e4 (the extra step keeps the last epoch's rate above zero: one epoch trains at lr / 25)."""
+    if options.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.lr, total_steps=options.epochs + 1)
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=options.lr_step, gamma=options.lr_gamma)
 
 
 class CheckpointError(ValueError):
@@ -461,10 +478,11 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     stage_dir = Path(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
     stage.to(ctx.device)
+    stage.label_smoothing = options.label_smoothing
     if ctx.channels_last:
         stage.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(options, [p for p in stage.parameters() if p.requires_grad])
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=options.lr_step, gamma=options.lr_gamma)
+    scheduler = make_scheduler(options, optimizer)
     progress = _restore(stage, optimizer, scheduler, ctx, stage_dir, resume)
     model = _wrap(stage, ctx)
     scalars = TensorBoardScalars(stage_dir, progress.epoch + 1) if tensorboard and ctx.is_main else None

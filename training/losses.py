@@ -42,11 +42,12 @@ __all__ = [
 
 # ---------------------------------------------------------------- tensor functions
 
-def labelled_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+def labelled_cross_entropy(logits: Tensor, labels: Tensor, label_smoothing: float = 0.0) -> Tensor:
     """Mean cross-entropy over the rows with a label (labels >= 0; a withheld label is negative),
-    0 (with a gradient path) for a batch without one, never NaN."""
+    0 (with a gradient path) for a batch without one, never NaN. label_smoothing as torch's: the
+    target is (1 - s) one-hot + s / C uniform."""
     labelled = labels >= 0
-    per_row = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
+    per_row = F.cross_entropy(logits, labels.clamp(min=0), reduction="none", label_smoothing=label_smoothing)
     return (per_row * labelled).sum() / labelled.sum().clamp(min=1)
 
 

@@ -8,6 +8,7 @@ saves as config.yaml and `RunOptions.from_dict()` reads it back for --resume and
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ KD_NONE = "none"  # --kd none: cross-entropy only, no teacher (the baselines); t
 ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": ("distance", "angle", "semantic"),
              "sensor2sensor": ("spamfm", "kd", "distance", "angle", "semantic")}
 OPTIMIZERS = ("sgd", "adam", "adamw")
+# Learning-rate schedules, stepped once per epoch (training.engine.make_scheduler): "step" multiplies the
+# rate by lr_gamma every lr_step epochs (Table I); "onecycle" warms up to lr over the first 30 % of the
+# epochs, then anneals it (cosine) to lr / 1e4 (the raw-signal recipe, README "Real accelerometers").
+SCHEDULES = ("step", "onecycle")
 RESIDENCIES = ("auto", "device", "ram", "stream")  # training.residency
 VIDEO_INPUTS = ("rgb", "motion")
 # training.fusion, the first of each is the default: the published code's bounded gate or the paper's
@@ -63,8 +68,8 @@ class OptionsError(ValueError):
 
 @dataclass
 class OptimOptions:
-    """How one stage trains: optimiser, schedule (the LR is multiplied by lr_gamma every lr_step
-    EPOCHS) and the share of the training takes it sees (train_fraction: a seeded, class-stratified
+    """How one stage trains: optimiser, schedule (SCHEDULES: by default the LR is multiplied by
+    lr_gamma every lr_step EPOCHS), label smoothing of its cross-entropy terms and the share of the training takes it sees (train_fraction: a seeded, class-stratified
     subset, nested across fractions; training.data.stratified_subset)."""
 
     epochs: int
@@ -77,6 +82,8 @@ class OptimOptions:
     weight_decay: float = 5e-4
     grad_clip: float = 20.0  # max global gradient norm; 0 disables clipping
     train_fraction: float = 1.0
+    schedule: str = SCHEDULES[0]
+    label_smoothing: float = 0.0  # of every cross-entropy against a label (torch's label_smoothing)
 
     @classmethod
     def from_defaults(cls, defaults: StageDefaults, mode: str, side: str) -> OptimOptions:
@@ -103,6 +110,7 @@ class DataOptions:
     val_subjects: tuple[int, ...] = ()  # explicit held-out training subjects (wins over val_fraction)
     gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
     stream_seconds: float | None = None  # set from the stage: the time grid of raw-signal encoders (None: GAF input)
+    stream_rate: float | None = None  # points per second of that grid; None: the store's signal_length points in all
     crop_size: int = 224  # side of the square crop of the stored frames (train --crop-size)
     segments: int | None = None  # TSN segments used; None: as stored (a subset is evenly spaced)
     scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop sides / shorter side
@@ -231,8 +239,13 @@ class RunOptions:
                 raise OptionsError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {stage.optimizer!r}")
             if stage.epochs < 1 or stage.batch_size < 1 or stage.lr <= 0 or stage.lr_step < 1:
                 raise OptionsError(f"epochs, batch size, lr and lr step must be positive, got {stage}")
+            _check_registered(stage.schedule, SCHEDULES, "--schedule")
+            if not 0.0 <= stage.label_smoothing < 1.0:
+                raise OptionsError(f"--label-smoothing must lie in [0, 1), got {stage.label_smoothing}")
             if not 0.0 < stage.train_fraction <= 1.0:
                 raise OptionsError(f"--train-fraction must lie in (0, 1], got {stage.train_fraction}")
+        if self.data.stream_rate is not None and self.data.stream_rate <= 0:
+            raise OptionsError(f"--stream-rate must be positive, got {self.data.stream_rate}")
         if not 0.0 <= self.data.val_fraction < 1.0:
             raise OptionsError(f"--val-fraction must lie in [0, 1), got {self.data.val_fraction}")
         if self.tensorboard and not tensorboard_available():
@@ -346,3 +359,35 @@ def _from_plain(cls, raw: dict[str, Any]):
             value = Path(value)
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def parse_settings(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """('backbone=resnet18', 'modalities=[acc, gyro]') -> {'backbone': 'resnet18', 'modalities': ('acc', 'gyro')}:
+    `--set` of study and demo, YAML values ('3e-4', which YAML 1.1 reads as a string, a number)."""
+    import yaml
+
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise OptionsError(f"--set: expected KEY=VALUE, got {item!r}")
+        loaded = yaml.safe_load(value)
+        parsed[key.strip().replace("-", "_")] = tuple(loaded) if isinstance(loaded, list) else _number(loaded)
+    return parsed
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """'kd1:alpha=1,gamma=0' -> ('kd1', {'alpha': 1.0, 'gamma': 0.0}); commas inside [...] stay in a value."""
+    name, sep, settings = text.partition(":")
+    if not sep or not name.strip() or not settings.strip():
+        raise OptionsError(f"--variant: expected NAME:KEY=VALUE[,KEY=VALUE...], got {text!r}")
+    return name.strip(), parse_settings(tuple(re.split(r",(?![^\[]*\])", settings)))
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

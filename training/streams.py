@@ -31,6 +31,11 @@ def grid_seconds(durations: np.ndarray) -> float:
     return float(max(1.0, np.ceil(durations.max()))) if durations.size else 1.0
 
 
+def grid_points(seconds: float, rate: float | None, default: int) -> int:
+    """Points of a grid of `seconds` s at `rate` points per second (None: `default` points in all)."""
+    return default if rate is None else max(16, int(round(seconds * rate)))
+
+
 def time_grid(signal: np.ndarray, duration_s: np.ndarray, seconds: float, length: int,
               axis_ranges: np.ndarray) -> np.ndarray:
     """signal (N, L, 3) over durations (N,) -> (N, 4, length) float32 on the shared grid (module docstring)."""

@@ -48,7 +48,7 @@ class VideoClassifier(Stage):
 
     def forward(self, batch: Batch) -> StepOutput:
         out = self.net(batch.video)
-        ce = F.cross_entropy(out.logits, batch.label)
+        ce = self.cross_entropy(out.logits, batch.label)
         return StepOutput(loss=ce, terms={"ce": ce}, logits=out.logits)
 
     def predict(self, batch: Batch) -> dict[str, Tensor]:
@@ -73,7 +73,7 @@ class SensorClassifier(Stage):
 
     def forward(self, batch: Batch) -> StepOutput:
         out = self.net(batch.sensors[self.modality])
-        ce = F.cross_entropy(out.logits, batch.label)
+        ce = self.cross_entropy(out.logits, batch.label)
         return StepOutput(loss=ce, terms={"ce": ce}, logits=out.logits)
 
     def predict(self, batch: Batch) -> dict[str, Tensor]:
@@ -113,8 +113,8 @@ class SensorTeacherStage(Stage):
         per_logits = out.extras["per_modality_logits"]
         per_embedding = out.extras["per_modality_embedding"]
         terms = {
-            "ce_fused": F.cross_entropy(out.logits, batch.label),
-            "ce": sum(F.cross_entropy(per_logits[m], batch.label) for m in self.modalities) / len(self.modalities),
+            "ce_fused": self.cross_entropy(out.logits, batch.label),
+            "ce": sum(self.cross_entropy(per_logits[m], batch.label) for m in self.modalities) / len(self.modalities),
         }
         if self.semantic_weight > 0 and self.class_embedding is not None:
             target = self.class_embedding[batch.label]

@@ -24,7 +24,6 @@ from torch import Tensor, nn
 
 from training.data import Batch
 from training.engine import Stage, StepOutput
-from training.losses import labelled_cross_entropy
 from training.models.output import NetOutput
 from training.options import RunOptions
 from training.recipes.common import baseline_kd, freeze
@@ -74,6 +73,6 @@ class DistilledStudent(Stage):
             raw = {f"kd_{self.kd_name}": self.kd(student, teacher)}
         else:
             raw = self.method_terms(student, teacher, batch)
-        terms = {"ce": labelled_cross_entropy(student.logits, batch.label)}
+        terms = {"ce": self.cross_entropy(student.logits, batch.label)}
         terms.update({name: weight * raw[name] for name, weight in self.weights.items()})
         return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)
