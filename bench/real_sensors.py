@@ -3,7 +3,8 @@
     python bench/real_sensors.py --root DIR [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
                                  [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1]
                                  [--variant NAME:KEY=VALUE,...] --json FILE [--work DIR] [--seed 0]
-    python bench/real_sensors.py --table A.json B.json ...     (one table of several jobs' rows)
+    python bench/real_sensors.py --table A.json B.json ... [--json POOLED.json] [--page PAGE.md]
+                                 (one table of several jobs' rows; the page is written from the pooled JSON)
 
 Prepares DIR (a Berkeley-MHAD accelerometer tree, e.g. ../shared/real-data/berkeley-mhad-dev) into
 a store under --work, then trains each network with the dataset's `cpu` preset (datasets.yaml: the
@@ -28,14 +29,19 @@ Each --variant NAME:KEY=VALUE,... (options of `train`, e.g. `recipe:stream_rate=
 adds a row `<network>:<NAME>` per network trained with those options on top of the preset: one row per
 recipe finding, measured on the same folds and seeds.
 
-Writes {"protocol", "rows": [{"network", "sensor", "fold", "seed", "accuracy", "macro_f1"}], "seconds"}
-to --json and prints the Markdown table (accuracy / macro-F1 in %), one progress line per trained network.
+Writes {"protocol", "jobs": [{"command", "commit", "date", "seconds"}], "rows": [{"network", "sensor",
+"fold", "seed", "accuracy", "macro_f1"}]} to --json and prints the Markdown table (accuracy / macro-F1
+in %), one progress line per trained network. `--page` writes a results page from such a JSON: the
+table, each network's paired difference to the forest (same fold and seed), and the papers' figures
+(their official split) beside the GAF networks'.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,12 +53,25 @@ from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from training.baseline import run_baseline  # noqa: E402
 from training.options import parse_variant, resolve_options  # noqa: E402
+from training.study import format_gain, paired_gain  # noqa: E402
 from training.recipes import open_checked_store, run_training  # noqa: E402
 
 DATASET = "berkeley-mhad"
 PRESET = "cpu"
 GAF_SIZE = 32
 FUSED = "fused"
+FOREST = "random_forest"
+# The papers' accuracies (%) on the official split (train S01-07, test S08-12), per sensor and fused:
+# VSKD's Table 2 student baseline (ImageNet-pretrained ResNet18 on 224 px GAF) and SAKDN's Table V
+# teachers (ImageNet-pretrained VGG16, SPAMFM-fused); each with the networks of this bench that it
+# compares with (per sensor, fused).
+PAPERS = {
+    "VSKD Table 2, ResNet18 on GAF": (("resnet18_gaf", None), {
+        "acc_h01": 89.09, "acc_h02": 86.54, "acc_h03": 83.27, "acc_h04": 81.09, "acc_h05": 65.09, "acc_h06": 62.91}),
+    "SAKDN Table V, VGG16 teachers": (("vgg16bn_teacher", "teachers_fused"), {
+        "acc_h01": 81.09, "acc_h02": 82.90, "acc_h03": 75.27, "acc_h04": 80.36, "acc_h05": 55.27, "acc_h06": 54.54,
+        FUSED: 92.00}),
+}
 # network -> (mode, options); every run trains the "teachers" stage of sensor2vision or the "student"
 # stage of vision2sensor with --kd none, so no video is needed
 SENSOR_NETWORKS = {
@@ -82,7 +101,7 @@ def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path
 def forest_rows(store_path: Path, fold: str, sensors: tuple[str, ...], seed: int) -> list[dict]:
     results = run_baseline(open_checked_store(store_path), load_dataset(DATASET), fold, seed, modalities=sensors,
                            models=("random forest",))
-    return [{"network": "random_forest", "sensor": r.input, "fold": fold, "seed": seed, "accuracy": r.scores.accuracy,
+    return [{"network": FOREST, "sensor": r.input, "fold": fold, "seed": seed, "accuracy": r.scores.accuracy,
              "macro_f1": r.scores.macro_f1} for r in results]
 
 
@@ -107,17 +126,93 @@ def _cell(rows: list[dict]) -> str:
             f"{statistics.mean(f1):.1f} +- {statistics.stdev(f1):.1f} (n={len(rows)})")
 
 
+def sensors_of(rows: list[dict]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r["sensor"] for r in rows if r["sensor"] != FUSED))
+
+
+def pooled(paths: list[Path]) -> dict:
+    """One report of several jobs' JSONs (e.g. one per few folds or sensors): their jobs and rows
+    joined; a row trained twice (same network, sensor, fold and seed) is kept once, the later job's."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    protocols = {r["protocol"] for r in reports}
+    if len(protocols) != 1:
+        raise SystemExit(f"--table: the JSONs hold different protocols: {sorted(protocols)}")
+    rows = {(r["network"], r["sensor"], r["fold"], r["seed"]): r for report in reports for r in report["rows"]}
+    jobs = [job for report in reports for job in report.get("jobs", [report])]
+    return {"protocol": protocols.pop(), "jobs": [{k: job.get(k) for k in ("command", "commit", "date", "seconds")}
+                                                  for job in jobs], "rows": list(rows.values())}
+
+
 def joined_table(paths: list[Path]) -> str:
     """The table of several jobs' JSONs (e.g. one per few folds), rows pooled."""
-    reports = [json.loads(Path(p).read_text()) for p in paths]
-    rows = [r for report in reports for r in report["rows"]]
-    sensors = tuple(dict.fromkeys(r["sensor"] for r in rows if r["sensor"] != FUSED))
-    return markdown(rows, sensors)
+    rows = pooled(paths)["rows"]
+    return markdown(rows, sensors_of(rows))
+
+
+def forest_gaps(rows: list[dict]) -> list[str]:
+    """Per network and column: its accuracy minus the forest's on the same fold and seed (paired)."""
+    forest = {(r["sensor"], r["fold"], r["seed"]): r["accuracy"] for r in rows if r["network"] == FOREST}
+    lines = []
+    for network in dict.fromkeys(r["network"] for r in rows if r["network"] != FOREST):
+        for column in [*sensors_of(rows), FUSED]:
+            pairs = [(r["accuracy"], forest[(column, r["fold"], r["seed"])]) for r in rows
+                     if r["network"] == network and r["sensor"] == column and (column, r["fold"], r["seed"]) in forest]
+            if pairs:
+                gain = paired_gain([a for a, _ in pairs], [b for _, b in pairs])
+                ahead = sum(a >= b for a, b in pairs)
+                lines.append(f"- `{network}` on {column}: {format_gain(gain, 'fold and seed')}; "
+                             f"at or above the forest in {ahead} of {len(pairs)}")
+    return lines
+
+
+def paper_lines(rows: list[dict]) -> list[str]:
+    """Each paper's figure beside the loso mean of the GAF network it corresponds to."""
+    lines = []
+    for paper, ((per_sensor, fused), figures) in PAPERS.items():
+        for column, figure in figures.items():
+            network = fused if column == FUSED else per_sensor
+            ours = [100 * r["accuracy"] for r in rows if r["network"] == network and r["sensor"] == column]
+            if ours:
+                lines.append(f"- {paper}, {column}: paper {figure:.1f}, ours {statistics.mean(ours):.1f} "
+                             f"(n={len(ours)}): {statistics.mean(ours) - figure:+.1f} points")
+    return lines
+
+
+def results_page(report: dict, json_name: str) -> str:
+    """The Markdown page of a pooled report: provenance, the table, the forest gaps, the papers."""
+    rows = report["rows"]
+    folds = sorted({r["fold"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [f"# Berkeley-MHAD accelerometers, protocol `{report['protocol']}`: every sensor network beside the forest",
+             "", f"Written by `bench/real_sensors.py --page` from `{json_name}` ({len(folds)} folds: "
+             f"{', '.join(folds)}; seeds {seeds}). Test accuracy / macro-F1 in %, mean +- std over folds and seeds "
+             "(n); every network trained with the dataset's `cpu` preset, a `name:variant` row with that "
+             "variant's options on top. Jobs:", ""]
+    lines += [f"- `{job['command']}` (commit {str(job['commit'])[:8]}, {job['date']}, "
+              f"{(job['seconds'] or 0) / 60:.0f} min)" for job in report["jobs"]]
+    lines += ["", markdown(rows, sensors_of(rows)), "", "## Against the random forest (paired: same fold and seed)", ""]
+    lines += forest_gaps(rows) or ["- no forest rows"]
+    lines += ["", "## The papers (official split S08-12; these folds test on one of S01-07 each)", ""]
+    lines += paper_lines(rows) or ["- no GAF network rows"]
+    return "\n".join(lines) + "\n"
+
+
+def provenance(seconds: float) -> dict:
+    """This job's command line, commit and date, for the results page."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"command": "python bench/real_sensors.py " + " ".join(sys.argv[1:]), "commit": commit,
+            "date": datetime.date.today().isoformat(), "seconds": seconds}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", type=Path, nargs="+", default=None, help="print the table of these JSONs and stop")
+    parser.add_argument("--table", type=Path, nargs="+", default=None,
+                        help="pool these JSONs: print their table (and write --json / --page) and stop")
+    parser.add_argument("--page", type=Path, default=None, help="with --table: write the results page here")
     parser.add_argument("--root", type=Path, help="Berkeley-MHAD accelerometer tree")
     parser.add_argument("--protocol", default=None, help="protocol or family of datasets.yaml [default: the dataset's]")
     parser.add_argument("--folds", default=None, help="comma list: only these folds of the family [default: all]")
@@ -152,7 +247,12 @@ def jobs(sensors: tuple[str, ...], networks: set[str] | None, variants: dict[str
 def main() -> None:
     args = parse_args()
     if args.table is not None:
-        print(joined_table(args.table))
+        report = pooled(args.table)
+        print(markdown(report["rows"], sensors_of(report["rows"])))
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        if args.page:
+            args.page.write_text(results_page(report, args.json.name if args.json else "the jobs' JSONs"))
         return
     spec = load_dataset(DATASET)
     protocol = args.protocol or spec.default_protocol
@@ -173,8 +273,8 @@ def main() -> None:
               f"{100 * rows[-1]['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"protocol": protocol, "folds": list(folds), "rows": rows, "seconds": seconds},
-                                    indent=1))
+    args.json.write_text(json.dumps({"protocol": protocol, "folds": list(folds), "jobs": [provenance(seconds)],
+                                     "rows": rows}, indent=1))
     print(f"\nBerkeley-MHAD protocol {protocol} ({len(folds)} folds), seeds {list(seeds)}, {seconds / 60:.1f} min\n")
     print(markdown(rows, sensors))
 
