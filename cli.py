@@ -307,6 +307,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--stream-rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="points per second of the raw-signal encoders' time grid [default: the store's signal length "
                    "over the longest take]")
+@click.option("--stream-rotation", type=click.FloatRange(min=0, max=180), default=None,
+              help="raw-signal training streams: random rotation of the sensor frame up to this many degrees "
+                   "[default: 0]")
 @click.option("--crop-size", type=click.IntRange(min=32), default=None,
               help="side of the square crop of the stored frames [default: 224]")
 @click.option("--segments", type=click.IntRange(min=2), default=None, help="TSN segments [default: as stored]")

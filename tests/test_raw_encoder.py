@@ -66,6 +66,21 @@ def test_augmentation_shifts_forward_and_scales_each_axis_within_bounds():
     assert len(set(starts)) > 1
 
 
+def test_rotation_turns_each_take_rigidly_by_at_most_the_angle_and_keeps_the_padding():
+    signal = np.random.default_rng(0).uniform(-1.5, 1.5, size=(4, 50, 3)).astype(np.float32)
+    grid = torch.from_numpy(time_grid(signal, np.array([2.05, 4.05, 6.05, 3.05]), 8.0, 80, RANGES)).double()
+    out = augment_streams(grid, np.random.default_rng(1), scale=0.0, shift=0.0, rotation=30.0)
+    assert torch.equal(out[:, 3], grid[:, 3]) and not (out[:, :3] * (1 - grid[:, 3:4])).any()
+    for n in range(4):
+        inside = grid[n, 3] > 0
+        before, after = grid[n, :3, inside], out[n, :3, inside]
+        matrix = torch.linalg.lstsq(before.T, after.T).solution.T  # after = R before, one R per take
+        assert torch.allclose(matrix @ matrix.T, torch.eye(3, dtype=matrix.dtype), atol=1e-6)
+        angle = torch.rad2deg(torch.arccos(((torch.trace(matrix) - 1) / 2).clamp(-1, 1)))
+        assert 0 < angle <= 30 + 1e-4
+    assert torch.equal(augment_streams(grid, np.random.default_rng(1), scale=0.0, shift=0.0), grid)
+
+
 def test_raw_encoder_taps_follow_time_and_both_input_forms_agree():
     net = RawEncoder(num_classes=5, embed_dim=16).eval()
     x = torch.randn(2, 4, 64)

@@ -402,7 +402,7 @@ class Loader:
     def _sensor(self, raw: Tensor, rng: np.random.Generator) -> Tensor:
         """GAF images resized to options.gaf_size, or streams (augmented in training)."""
         if self.options.stream_seconds:
-            return augment_streams(raw, rng) if self.train else raw
+            return augment_streams(raw, rng, rotation=self.options.stream_rotation) if self.train else raw
         images = resize_images(raw, self.options.gaf_size or raw.shape[-1])
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 

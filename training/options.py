@@ -111,6 +111,7 @@ class DataOptions:
     gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
     stream_seconds: float | None = None  # set from the stage: the time grid of raw-signal encoders (None: GAF input)
     stream_rate: float | None = None  # points per second of that grid; None: the store's signal_length points in all
+    stream_rotation: float = 0.0  # training streams: random rotation of the sensor frame up to this many degrees
     crop_size: int = 224  # side of the square crop of the stored frames (train --crop-size)
     segments: int | None = None  # TSN segments used; None: as stored (a subset is evenly spaced)
     scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # multi-scale crop sides / shorter side
@@ -246,6 +247,8 @@ class RunOptions:
                 raise OptionsError(f"--train-fraction must lie in (0, 1], got {stage.train_fraction}")
         if self.data.stream_rate is not None and self.data.stream_rate <= 0:
             raise OptionsError(f"--stream-rate must be positive, got {self.data.stream_rate}")
+        if not 0.0 <= self.data.stream_rotation <= 180.0:
+            raise OptionsError(f"--stream-rotation must lie in [0, 180] degrees, got {self.data.stream_rotation}")
         if not 0.0 <= self.data.val_fraction < 1.0:
             raise OptionsError(f"--val-fraction must lie in [0, 1), got {self.data.val_fraction}")
         if self.tensorboard and not tensorboard_available():

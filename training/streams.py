@@ -12,14 +12,19 @@ take back on ONE time axis of `seconds` s sampled at `length` points, t_k = k * 
 with [lo_c, hi_c] the sensor's fixed physical range of datasets.yaml (the gravity level is kept,
 unlike per-take min-max). A take longer than `seconds` is cut at `seconds`.
 
-`augment_streams` (training only): per take and axis an amplitude factor U(1 - scale, 1 + scale),
-and a shift of the whole take to a random start in [0, shift * length] grid points (the part pushed
-past the end is cut), both on the device.
+`augment_streams` (training only), on the device, in this order: a rotation of the sensor frame
+(with rotation > 0: about a uniformly random axis by an angle U(-rotation, rotation) degrees, per take;
+a worn sensor sits at a slightly different angle on every person, and the hips and ankles lose most
+on unseen subjects), per take and axis an amplitude factor U(1 - scale, 1 + scale), and a shift of
+the whole take to a random start in [0, shift * length] grid points (the part pushed past the end is
+cut). Rotating the scaled axes equals rotating the physical ones because every sensor's range is
+symmetric and shared by its axes (datasets.yaml `range`); the padding stays zero.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 from torch import Tensor
 
 STREAM_CHANNELS = 4  # three axes + the extent mask
@@ -56,10 +61,23 @@ def time_grid(signal: np.ndarray, duration_s: np.ndarray, seconds: float, length
     return out
 
 
+def random_rotations(generator: np.random.Generator, count: int, degrees: float) -> np.ndarray:
+    """(count, 3, 3) rotation matrices: axes uniform on the sphere, angles U(-degrees, degrees)."""
+    axes = generator.normal(size=(count, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.deg2rad(generator.uniform(-degrees, degrees, size=(count, 1)))
+    return Rotation.from_rotvec(axes * angles).as_matrix()
+
+
 def augment_streams(streams: Tensor, generator: np.random.Generator, scale: float = 0.1,
-                    shift: float = 0.1) -> Tensor:
-    """(B, 4, T) -> (B, 4, T): random amplitude per take and axis, random forward shift (module docstring)."""
+                    shift: float = 0.1, rotation: float = 0.0) -> Tensor:
+    """(B, 4, T) -> (B, 4, T): random rotation of the axes (rotation > 0, in degrees), amplitude per
+    take and axis, forward shift (module docstring)."""
     batch, channels, length = streams.shape
+    if rotation > 0:
+        matrices = torch.as_tensor(random_rotations(generator, batch, rotation), dtype=streams.dtype,
+                                   device=streams.device)
+        streams = torch.cat([torch.bmm(matrices, streams[:, :3]), streams[:, 3:]], dim=1)
     factors = np.ones((batch, channels, 1), dtype=np.float32)
     factors[:, :channels - 1] = generator.uniform(1.0 - scale, 1.0 + scale, size=(batch, channels - 1, 1))
     starts = generator.integers(0, int(shift * length) + 1, size=batch)
