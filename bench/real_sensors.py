@@ -219,7 +219,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sensors", default=None, help="comma list [default: all six]")
     parser.add_argument("--networks", default=None,
                         help=f"comma list of {', '.join(dict.fromkeys([*SENSOR_NETWORKS, *FUSED_NETWORKS]))} "
-                             "[default: all]")
+                             "(every row of the network) or NETWORK:VARIANT (that row alone) [default: all]")
+    parser.add_argument("--fused", choices=("auto", "no", "only"), default="auto",
+                        help="the fused networks: with several sensors (auto), never, or alone")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME:KEY=VALUE,...: also train every network with these options, as row <network>:NAME")
     parser.add_argument("--json", type=Path)
@@ -233,15 +235,19 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def jobs(sensors: tuple[str, ...], networks: set[str] | None, variants: dict[str, dict] | None = None
-         ) -> list[tuple[str, str, str, dict]]:
-    """(network, sensor, mode, options) of every network to train, per sensor, then fused; each
-    network again per variant, as `<network>:<variant>` with the variant's options on top."""
-    chosen = [(n, s, *SENSOR_NETWORKS[n]) for s in sensors for n in SENSOR_NETWORKS]
-    chosen += [(n, FUSED, *FUSED_NETWORKS[n]) for n in FUSED_NETWORKS] if len(sensors) > 1 else []
-    chosen = [job for job in chosen if networks is None or job[0] in networks]
-    return [(f"{n}:{name}" if name else n, s, mode, {**options, **extra})
-            for name, extra in {"": {}, **(variants or {})}.items() for n, s, mode, options in chosen]
+def jobs(sensors: tuple[str, ...], networks: set[str] | None, variants: dict[str, dict] | None = None,
+         fused: str = "auto") -> list[tuple[str, str, str, dict]]:
+    """(network, sensor, mode, options) of every network to train, per sensor, then fused (`fused`:
+    auto: with several sensors; no; only: the fused networks alone); each network again per variant,
+    as `<network>:<variant>` with the variant's options on top. `networks` keeps a network's rows
+    (`raw_encoder`: plain and variants) or one row (`raw_encoder:rot`)."""
+    chosen = [(n, s, *SENSOR_NETWORKS[n]) for s in sensors for n in SENSOR_NETWORKS] if fused != "only" else []
+    chosen += ([(n, FUSED, *FUSED_NETWORKS[n]) for n in FUSED_NETWORKS]
+               if fused == "only" or (fused == "auto" and len(sensors) > 1) else [])
+    expanded = [(f"{n}:{name}" if name else n, n, s, mode, {**options, **extra})
+                for name, extra in {"": {}, **(variants or {})}.items() for n, s, mode, options in chosen]
+    return [(row, s, mode, options) for row, n, s, mode, options in expanded
+            if networks is None or row in networks or n in networks]
 
 
 def main() -> None:
@@ -264,7 +270,7 @@ def main() -> None:
     store = prepare(PrepareOptions(dataset=DATASET, root=args.root, cache=work / "cache", gaf_size=GAF_SIZE,
                                    scaling="range", modalities=sensors, progress=False)).store_path
     todo = jobs(sensors, set(args.networks.split(",")) if args.networks else None,
-                dict(parse_variant(v) for v in args.variant))
+                dict(parse_variant(v) for v in args.variant), args.fused)
     rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed)]
     for k, (fold, seed, (network, sensor, mode, overrides)) in enumerate(
             ((f, s, job) for f in folds for s in seeds for job in todo), 1):

@@ -42,6 +42,9 @@ def test_jobs_keep_only_the_networks_asked_for(real_sensors):
     jobs = real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"})
     assert [(network, sensor) for network, sensor, _, _ in jobs] == [
         ("raw_encoder", "acc_h01"), ("raw_encoder", "acc_h02"), ("raw_encoder", "fused")]
+    assert [s for _, s, _, _ in real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"}, fused="no")] == [
+        "acc_h01", "acc_h02"]
+    assert [s for _, s, _, _ in real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"}, fused="only")] == ["fused"]
 
 
 def test_each_variant_adds_a_row_per_network_with_its_options_on_top(real_sensors):
@@ -51,6 +54,8 @@ def test_each_variant_adds_a_row_per_network_with_its_options_on_top(real_sensor
     plain, variant = jobs[0][3], jobs[1][3]
     assert plain == {"stage": "student", "kd": "none", "sensor_encoder": "raw"}
     assert variant == {"stage": "student", "kd": "st", "sensor_encoder": "raw", "schedule": "onecycle"}
+    alone = real_sensors.jobs(("acc_h01",), {"raw_encoder:oc"}, {"oc": {"schedule": "onecycle"}})
+    assert [network for network, _, _, _ in alone] == ["raw_encoder:oc"]
 
 
 def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors, tmp_path):
