@@ -149,19 +149,21 @@ def joined_table(paths: list[Path]) -> str:
     return markdown(rows, sensors_of(rows))
 
 
-def forest_gaps(rows: list[dict]) -> list[str]:
-    """Per network and column: its accuracy minus the forest's on the same fold and seed (paired)."""
-    forest = {(r["sensor"], r["fold"], r["seed"]): r["accuracy"] for r in rows if r["network"] == FOREST}
+def paired_lines(rows: list[dict], reference_of) -> list[str]:
+    """Per network and column: its accuracy minus that of `reference_of(network)` (a network name, or
+    None to skip) on the same column, fold and seed."""
+    accuracy = {(r["network"], r["sensor"], r["fold"], r["seed"]): r["accuracy"] for r in rows}
     lines = []
-    for network in dict.fromkeys(r["network"] for r in rows if r["network"] != FOREST):
-        for column in [*sensors_of(rows), FUSED]:
-            pairs = [(r["accuracy"], forest[(column, r["fold"], r["seed"])]) for r in rows
-                     if r["network"] == network and r["sensor"] == column and (column, r["fold"], r["seed"]) in forest]
+    for network in dict.fromkeys(r["network"] for r in rows):
+        reference = reference_of(network)
+        for column in [*sensors_of(rows), FUSED] if reference else []:
+            pairs = [(a, accuracy[(reference, *key[1:])]) for key, a in accuracy.items()
+                     if key[0] == network and key[1] == column and (reference, *key[1:]) in accuracy]
             if pairs:
                 gain = paired_gain([a for a, _ in pairs], [b for _, b in pairs])
                 ahead = sum(a >= b for a, b in pairs)
                 lines.append(f"- `{network}` on {column}: {format_gain(gain, 'fold and seed')}; "
-                             f"at or above the forest in {ahead} of {len(pairs)}")
+                             f"at or above `{reference}` in {ahead} of {len(pairs)}")
     return lines
 
 
@@ -191,7 +193,10 @@ def results_page(report: dict, json_name: str) -> str:
     lines += [f"- `{job['command']}` (commit {str(job['commit'])[:8]}, {job['date']}, "
               f"{(job['seconds'] or 0) / 60:.0f} min)" for job in report["jobs"]]
     lines += ["", markdown(rows, sensors_of(rows)), "", "## Against the random forest (paired: same fold and seed)", ""]
-    lines += forest_gaps(rows) or ["- no forest rows"]
+    lines += paired_lines(rows, lambda n: FOREST if n != FOREST else None) or ["- no forest rows"]
+    variants = paired_lines(rows, lambda n: n.split(":")[0] if ":" in n else None)
+    lines += ["", "## What each variant changed (paired with its plain network: same fold and seed)", "", *variants] \
+        if variants else []
     lines += ["", "## The papers (official split S08-12; these folds test on one of S01-07 each)", ""]
     lines += paper_lines(rows) or ["- no GAF network rows"]
     return "\n".join(lines) + "\n"
