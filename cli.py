@@ -300,6 +300,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--dropout", type=float, default=None, help="TRN dropout before the bottleneck [default: 0.8]")
 @click.option("--spamfm-gate", type=click.Choice(SPAMFM_GATES), default=None,
               help="SPAMFM gate: bounded sigmoid relations (published code) or the paper's unbounded form")
+@click.option("--spamfm-stages", callback=_list_option, default=None,
+              help="comma list of the sensor networks' stages SPAMFM follows, e.g. fc7 [default: every stage]")
 @click.option("--spamfm-eval", type=click.Choice(SPAMFM_EVAL), default=None,
               help="SPAMFM in eval mode: running statistics of the batch descriptor, or the sample's own (training.fusion)")
 @click.option("--gaf-size", type=click.IntRange(min=32), default=None,

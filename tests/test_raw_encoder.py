@@ -100,6 +100,23 @@ def test_raw_teachers_fuse_with_spamfm_at_every_stage():
     assert out.logits.shape == (4, 3) and out.taps["gyro.block4"].shape == (4, 256, 1, 4)
 
 
+def test_spamfm_stages_choose_where_the_teachers_fuse_and_travel_with_the_checkpoint(trainer_utd_store):
+    from training.archs import arch_from_dict
+    from training.recipes.common import RecipeError
+
+    store, spec = open_store(trainer_utd_store), load_dataset(UTD)
+    options = resolve_options(UTD, "sensor2vision", stage="teachers", store=trainer_utd_store,
+                              spamfm_stages=("fc7",), **TINY)
+    stage = build_stage("teachers", store, spec, options, None)
+    assert stage.net.fusion_stages == ["fc7"] and list(stage.net.fusion) == ["fc7"]
+    assert arch_from_dict(stage.arch.to_dict()).build().fusion_stages == ["fc7"]
+    assert arch_from_dict({**stage.arch.to_dict(), "fusion_stages": []}).build().fusion_stages[0] == "block1"
+    wrong = resolve_options(UTD, "sensor2vision", stage="teachers", store=trainer_utd_store,
+                            spamfm_stages=("block5",), **TINY)
+    with pytest.raises(RecipeError, match="--spamfm-stages: unknown fusion stages .'block5'."):
+        build_stage("teachers", store, spec, wrong, None)
+
+
 @pytest.mark.parametrize("rate", [None, 10.0])
 def test_the_loader_feeds_streams_of_the_same_takes(trainer_utd_store, rate):
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)

@@ -133,12 +133,14 @@ class SensorTeachersArch(Arch):
     gate: str
     eval_descriptor: str
     encoder: str = "gaf"
+    fusion_stages: tuple[str, ...] = ()  # the stages SPAMFM follows; empty: every stage
 
     def build(self) -> nn.Module:
         from training.fusion import SensorTeachers
 
         return SensorTeachers(self.modalities, self.num_classes, embed_dim=self.embed_dim, fuse=self.fuse,
-                              gate=self.gate, eval_descriptor=self.eval_descriptor, encoder=self.encoder)
+                              gate=self.gate, eval_descriptor=self.eval_descriptor, encoder=self.encoder,
+                              fusion_stages=self.fusion_stages or None)
 
     def sensor_modalities(self) -> tuple[str, ...]:
         return self.modalities

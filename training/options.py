@@ -152,6 +152,7 @@ class RunOptions:
     teacher_semantic: float = 1.0  # weight of MSE(fc7, class embedding) in the sensor teachers' loss
     spamfm_gate: str = SPAMFM_GATES[0]  # SPAMFM gate: "code" (bounded, sigmoid relations) or "paper" (unbounded)
     spamfm_eval: str = SPAMFM_EVAL[0]  # SPAMFM descriptor in eval mode: "running" statistics or the "sample"'s own
+    spamfm_stages: tuple[str, ...] = ()  # the sensor networks' stages SPAMFM follows (e.g. fc7); empty: every stage
     dropout: float | None = None  # TRN dropout; None: TRN_DROPOUT of the mode
     pretrained: Path | None = None  # local weights for the TRN backbone
     pretrained_sensor: Path | None = None  # local weights for the GAF networks (VGG16-BN / ResNet)

@@ -92,8 +92,12 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
     arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
                               fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
                               eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
+                              fusion_stages=options.spamfm_stages,
                               gaf_size=None if raw else gaf_size, stream_seconds=stream_seconds(store) if raw else None)
-    net = arch.build()
+    try:
+        net = arch.build()
+    except ValueError as error:  # an unknown --spamfm-stages name
+        raise RecipeError(f"--spamfm-stages: {error}") from None
     if options.pretrained_sensor and raw:
         raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
     if options.pretrained_sensor:
