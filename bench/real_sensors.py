@@ -205,13 +205,14 @@ def results_page(report: dict, json_name: str) -> str:
 
 
 def provenance(seconds: float) -> dict:
-    """This job's command line, commit and date, for the results page."""
+    """This job's command line (a script of bench/), commit and date, for the results page."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip() or None
     except OSError:
         commit = None
-    return {"command": "python bench/real_sensors.py " + " ".join(sys.argv[1:]), "commit": commit,
+    script = Path(sys.argv[0])
+    return {"command": f"python bench/{script.name} " + " ".join(sys.argv[1:]), "commit": commit,
             "date": datetime.date.today().isoformat(), "seconds": seconds}
 
 

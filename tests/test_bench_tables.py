@@ -78,3 +78,22 @@ def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors
     paths[1].write_text(json.dumps({"protocol": "dev", "rows": []}))
     with pytest.raises(SystemExit, match="different protocols"):
         real_sensors.pooled(paths)
+
+
+def test_the_spamfm_page_sets_each_fusion_beside_the_best_single_sensor(tmp_path):
+    spec = importlib.util.spec_from_file_location("spamfm_fusion", ROOT / "bench" / "spamfm_fusion.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    singles = tmp_path / "loso.json"
+    singles.write_text(json.dumps({"rows": [_row("raw_encoder", "acc_h01", "loso-1", 0.9),
+                                            _row("raw_encoder", "acc_h02", "loso-1", 0.95),
+                                            _row("raw_encoder", "fused", "loso-1", 1.0),
+                                            _row("random_forest", "acc_h01", "loso-1", 0.99)]}))
+    assert module.best_singles(singles) == {"loso-1": 0.95}
+    rows = [{"fold": "loso-1", "stages": "fc7", "score": score, "head": head, "accuracy": accuracy}
+            for score, head, accuracy in [("running", "fused", 0.96), ("sample", "fused", 0.98),
+                                          ("test_batch", "fused", 0.5), ("train_heads", "fused", 1.0),
+                                          ("train_heads", "acc_h01", 0.5), ("train_heads", "acc_h02", 0.75)]]
+    report = {"jobs": [{"command": "python bench/spamfm_fusion.py", "commit": "abc", "date": "2026-12-04"}],
+              "best_single": {"loso-1": 0.95}, "rows": rows}
+    assert "| loso-1 | fc7 | 96.0 | 98.0 | 50.0 | 50 - 75 | 95.0 |" in module.page(report, "s.json")

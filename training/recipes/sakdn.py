@@ -92,7 +92,7 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
     arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
                               fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
                               eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
-                              fusion_stages=options.spamfm_stages,
+                              fusion_stages=tuple(options.spamfm_stages),
                               gaf_size=None if raw else gaf_size, stream_seconds=stream_seconds(store) if raw else None)
     try:
         net = arch.build()
