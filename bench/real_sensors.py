@@ -15,9 +15,9 @@ reported as the papers do) and scores it on the protocol's test subjects:
                 resnet18_gaf      VSKD's student baseline (ResNet18 on GAF, CE)
                 raw_encoder       the raw-signal ResNet-1D on the stream (CE)
                 random_forest     the classical baseline (training.baseline)
-    fused       teachers_fused    SAKDN's VGG16-BN teachers of every sensor, SPAMFM-fused
-                raw_encoder       raw-signal teachers of every sensor, logits averaged (SPAMFM ablated:
-                                  it costs these teachers 21 points, README)
+    fused       teachers_fused    SAKDN's VGG16-BN teachers of every sensor, SPAMFM-fused (after fc7
+                                  only, as the preset says: bench/spamfm_fusion.py)
+                raw_encoder       raw-signal teachers of every sensor, logits averaged (SPAMFM ablated)
                 random_forest
 
 A protocol family (`loso`: leave one of the official training subjects out, 7 folds) runs every
