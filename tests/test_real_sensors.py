@@ -46,7 +46,7 @@ def _accuracy(store, tmp_path, name, mode, head, **overrides) -> float:
     ("resnet18_gaf", "vision2sensor", "acc_h01", dict(stage="student", kd="none", epochs=4)),
     ("vgg16bn_teacher", "sensor2vision", "acc_h01", dict(stage="teachers", modalities=("acc_h01",),
                                                          ablate=("spamfm",), epochs=3)),
-    ("teachers_fused", "sensor2vision", "fused", dict(stage="teachers", modalities=("acc_h01", "acc_h02"), epochs=2)),
+    ("teachers_fused", "sensor2vision", "fused", dict(stage="teachers", modalities=("acc_h01", "acc_h02"), epochs=3)),
 ])
 def test_a_short_run_of_each_network_learns_above_chance(dev_store, tmp_path, name, mode, head, overrides):
     assert _accuracy(dev_store, tmp_path, name, mode, head, student_modality="acc_h01", **overrides) > 2 * CHANCE
