@@ -33,8 +33,8 @@ from tqdm import tqdm
 
 from training.archs import Arch, TRNArch
 from training.data import Batch, Loader, Needs, SplitData
-from training.losses import labelled_cross_entropy
 from training.logs import TensorBoardScalars
+from training.losses import labelled_cross_entropy
 from training.metrics import Scores, score
 from training.options import OptimOptions
 

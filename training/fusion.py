@@ -41,12 +41,12 @@ Where to fuse (``fusion_stages``, train --spamfm-stages). A training-batch row o
 similarity-weighted mix of the batch, so it carries the class of a sample's neighbours across
 sensors, and networks fused at every stage learn to lean on it; in eval mode no descriptor can give
 it back (no sample may see the others). Measured on real Berkeley-MHAD (raw-signal teachers of six
-sensors, cpu preset, leave-one-subject-out folds 1 and 4; docs/results/berkeley-loso.md): fused at
+sensors, cpu preset, leave-one-subject-out folds 1 and 4; docs/results/berkeley-loso-spamfm.md): fused at
 every stage, the per-sensor heads scored 32-92% on their own TRAINING takes in eval mode and the
 fused head 90.9 / 88.9% on the unseen subject (the best single sensor: 98.2 / 88.9); fused after fc7
-only, 96.4 / 98.1%. The "sample" descriptor did not help there (92.7 / 79.6% at every
-stage). The berkeley-mhad `cpu` preset fuses after fc7; the default stays every stage,
-as the published code does.
+only, 96.4 / 98.1%. The "sample" descriptor did not help there (92.7 / 79.6% at every stage).
+The berkeley-mhad `cpu` preset fuses after fc7; the default stays every stage, as the published
+code does.
 """
 from __future__ import annotations
 

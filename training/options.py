@@ -29,7 +29,7 @@ ABLATIONS = {"sensor2vision": ("spamfm", "st", "gsdm", "sp"), "vision2sensor": (
 OPTIMIZERS = ("sgd", "adam", "adamw")
 # Learning-rate schedules, stepped once per epoch (training.engine.make_scheduler): "step" multiplies the
 # rate by lr_gamma every lr_step epochs (Table I); "onecycle" warms up to lr over the first 30 % of the
-# epochs, then anneals it (cosine) to lr / 1e4 (the raw-signal recipe, README "Real accelerometers").
+# epochs, then anneals it (cosine) towards lr / 1e4 (a recipe option; no gain measured on real Berkeley dev).
 SCHEDULES = ("step", "onecycle")
 RESIDENCIES = ("auto", "device", "ram", "stream")  # training.residency
 VIDEO_INPUTS = ("rgb", "motion")
@@ -69,8 +69,9 @@ class OptionsError(ValueError):
 @dataclass
 class OptimOptions:
     """How one stage trains: optimiser, schedule (SCHEDULES: by default the LR is multiplied by
-    lr_gamma every lr_step EPOCHS), label smoothing of its cross-entropy terms and the share of the training takes it sees (train_fraction: a seeded, class-stratified
-    subset, nested across fractions; training.data.stratified_subset)."""
+    lr_gamma every lr_step EPOCHS), label smoothing of its cross-entropy terms, and the share of the
+    training takes it sees (train_fraction: a seeded, class-stratified subset, nested across
+    fractions; training.data.stratified_subset)."""
 
     epochs: int
     batch_size: int
