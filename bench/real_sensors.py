@@ -53,8 +53,8 @@ from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from training.baseline import run_baseline  # noqa: E402
 from training.options import parse_variant, resolve_options  # noqa: E402
-from training.study import format_gain, paired_gain  # noqa: E402
 from training.recipes import open_checked_store, run_training  # noqa: E402
+from training.study import format_gain, paired_gain  # noqa: E402
 
 DATASET = "berkeley-mhad"
 PRESET = "cpu"
@@ -90,8 +90,8 @@ def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path
     """Train one network with the preset on protocol `fold` and return its final test figures on head `sensor`."""
     on = {"modalities": sensors} if sensor == FUSED else {"modalities": (sensor,), "student_modality": sensor}
     options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=fold,
-                              name=f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}", seed=seed, device="cpu", threads=threads,
-                              progress=False, baseline=False, overwrite=True, **on, **overrides)
+                              name=f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}", seed=seed, device="cpu",
+                              threads=threads, progress=False, baseline=False, overwrite=True, **on, **overrides)
     run_training(options)
     test = json.loads((options.run_dir / overrides["stage"] / "results.json").read_text())["final"]["test"]
     return {"network": network, "sensor": sensor, "fold": fold, "seed": seed, "accuracy": test[sensor]["accuracy"],
@@ -107,10 +107,10 @@ def forest_rows(store_path: Path, fold: str, sensors: tuple[str, ...], seed: int
              "macro_f1": r.scores.macro_f1} for r in results if fused or r.input != FUSED]
 
 
-def markdown(rows: list[dict], sensors: tuple[str, ...]) -> str:
-    """One line per network, one column per sensor and fused: accuracy / macro-F1 in %, each the mean
-    +- std over the folds and seeds of the rows (n shown) when there are several."""
-    columns = [*sensors, FUSED]
+def markdown(rows: list[dict]) -> str:
+    """One line per network, one column per sensor (in the rows' order) and fused: accuracy / macro-F1
+    in %, each the mean +- std over the folds and seeds of the rows (n shown) when there are several."""
+    columns = [*sensors_of(rows), FUSED]
     figures: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         figures.setdefault((r["network"], r["sensor"]), []).append(r)
@@ -143,12 +143,6 @@ def pooled(paths: list[Path]) -> dict:
     jobs = [job for report in reports for job in report.get("jobs", [report])]
     return {"protocol": protocols.pop(), "jobs": [{k: job.get(k) for k in ("command", "commit", "date", "seconds")}
                                                   for job in jobs], "rows": list(rows.values())}
-
-
-def joined_table(paths: list[Path]) -> str:
-    """The table of several jobs' JSONs (e.g. one per few folds), rows pooled."""
-    rows = pooled(paths)["rows"]
-    return markdown(rows, sensors_of(rows))
 
 
 def paired_lines(rows: list[dict], reference_of) -> list[str]:
@@ -194,7 +188,7 @@ def results_page(report: dict, json_name: str) -> str:
              "variant's options on top. Jobs:", ""]
     lines += [f"- `{job['command']}` (commit {str(job['commit'])[:8]}, {job['date']}, "
               f"{(job['seconds'] or 0) / 60:.0f} min)" for job in report["jobs"]]
-    lines += ["", markdown(rows, sensors_of(rows)), "", "## Against the random forest (paired: same fold and seed)", ""]
+    lines += ["", markdown(rows), "", "## Against the random forest (paired: same fold and seed)", ""]
     lines += paired_lines(rows, lambda n: FOREST if n != FOREST else None) or ["- no forest rows"]
     variants = paired_lines(rows, lambda n: n.split(":")[0] if ":" in n else None)
     lines += ["", "## What each variant changed (paired with its plain network: same fold and seed)", "", *variants] \
@@ -262,7 +256,7 @@ def main() -> None:
     args = parse_args()
     if args.table is not None:
         report = pooled(args.table)
-        print(markdown(report["rows"], sensors_of(report["rows"])))
+        print(markdown(report["rows"]))
         if args.json:
             args.json.write_text(json.dumps(report, indent=1))
         if args.page:
@@ -291,7 +285,7 @@ def main() -> None:
     args.json.write_text(json.dumps({"protocol": protocol, "folds": list(folds), "jobs": [provenance(seconds)],
                                      "rows": rows}, indent=1))
     print(f"\nBerkeley-MHAD protocol {protocol} ({len(folds)} folds), seeds {list(seeds)}, {seconds / 60:.1f} min\n")
-    print(markdown(rows, sensors))
+    print(markdown(rows))
 
 
 if __name__ == "__main__":

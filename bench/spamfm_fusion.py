@@ -25,11 +25,9 @@ import dataclasses
 import json
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,7 +35,7 @@ from pipeline.config import load_dataset  # noqa: E402
 from training.archs import arch_from_dict  # noqa: E402
 from training.data import build_data  # noqa: E402
 from training.engine import load_checkpoint, make_context, predict  # noqa: E402
-from training.fusion import SPAMFM  # noqa: E402
+from training.fusion import SPAMFM, batch_descriptors  # noqa: E402
 from training.options import resolve_options  # noqa: E402
 from training.recipes import open_checked_store, run_training  # noqa: E402
 from training.recipes.classifiers import classifier_stage  # noqa: E402
@@ -61,13 +59,6 @@ def trained_teachers(store: Path, work: Path, fold: str, stages: str, threads: i
     return stage, options
 
 
-def _over_the_batch(self: SPAMFM, features):
-    """G_k S_k over the batch in eval mode too (the published evaluation), no running update."""
-    pooled = [a.mean(dim=(2, 3)) if a.dim() == 4 else a for a in features]
-    grams = [F.normalize(a.flatten(1) @ a.flatten(1).t(), p=2, dim=1) for a in features]
-    return [g @ s for g, s in zip(grams, pooled)]
-
-
 def scores(stage, options, store_path: Path) -> dict[str, dict[str, float]]:
     """{score: {head: accuracy}} of the module docstring."""
     spec, store = load_dataset(DATASET), open_checked_store(store_path)
@@ -86,8 +77,8 @@ def scores(stage, options, store_path: Path) -> dict[str, dict[str, float]]:
     for m in fusions:
         m.eval_descriptor = "sample"
     out["sample"] = accuracy("test", 64)
-    for m in fusions:
-        m.modality_descriptors = types.MethodType(_over_the_batch, m)
+    for m in fusions:  # G_k S_k over the batch in eval mode too (the published evaluation), no running update
+        m.modality_descriptors = lambda features: batch_descriptors(features)[0]
     out["test_batch"] = accuracy("test", 100_000)
     return out
 

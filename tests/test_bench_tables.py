@@ -32,7 +32,7 @@ def test_fold_figures_are_pooled_across_jobs_into_mean_and_std(real_sensors, tmp
     for k, rows in enumerate((first, second)):
         paths.append(tmp_path / f"job{k}.json")
         paths[-1].write_text(json.dumps({"protocol": "loso", "rows": rows, "seconds": 1.0}))
-    table = real_sensors.joined_table(paths).splitlines()
+    table = real_sensors.markdown(real_sensors.pooled(paths)["rows"]).splitlines()
     assert table[0] == "| network | acc_h01 | fused |"
     assert table[2] == "| raw_encoder | 85.0 +- 7.1 / 75.0 +- 7.1 (n=2) | 95.0 / 85.0 |"
     assert table[3] == "| random_forest | 70.0 +- 0.0 / 60.0 +- 0.0 (n=2) |  |"

@@ -61,7 +61,7 @@ from training.models.raw1d import RawEncoder
 from training.models.vgg import VGG16BN
 from training.options import SPAMFM_EVAL, SPAMFM_GATES
 
-__all__ = ["SPAMFM", "SensorTeachers", "RELATIONS"]
+__all__ = ["SPAMFM", "SensorTeachers", "RELATIONS", "batch_descriptors"]
 
 RELATIONS: tuple[str, ...] = ("con", "sum", "had")
 # the per-modality network of each options.SENSOR_ENCODERS entry: (num_classes, embed_dim) -> network
@@ -118,11 +118,9 @@ class SPAMFM(nn.Module):
 
     def modality_descriptors(self, features: Sequence[Tensor]) -> list[Tensor]:
         """G_k S_k of each modality, (B, C): over the batch in training, per sample in eval mode."""
-        pooled = [a.mean(dim=(2, 3)) if a.dim() == 4 else a for a in features]
         if not self.training:
-            return self._eval_descriptors(pooled)
-        grams = [F.normalize(a.flatten(1) @ a.flatten(1).t(), p=2, dim=1) for a in features]
-        gs = [g @ s for g, s in zip(grams, pooled)]
+            return self._eval_descriptors([_pooled(a) for a in features])
+        gs, grams = batch_descriptors(features)
         self._track(gs, grams)
         return gs
 
@@ -169,6 +167,17 @@ class SPAMFM(nn.Module):
         for a, g in zip(features, self.gates(features)):
             out.append(a * (g.view(*g.shape, 1, 1) if a.dim() == 4 else g))
         return out
+
+
+def _pooled(a: Tensor) -> Tensor:
+    """S_k = GAP(A_k): (B, C, H, W) or (B, C) -> (B, C)."""
+    return a.mean(dim=(2, 3)) if a.dim() == 4 else a
+
+
+def batch_descriptors(features: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """G_k S_k over the batch, (B, C) each, and the G_k, (B, B) each (Eqs. 4-6): what training uses."""
+    grams = [F.normalize(a.flatten(1) @ a.flatten(1).t(), p=2, dim=1) for a in features]
+    return [g @ _pooled(a) for g, a in zip(grams, features)], grams
 
 
 def _stage_channels(stage: nn.Module) -> int:
