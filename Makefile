@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_CONSTRAINTS ?= constraints-local.txt
 
-.PHONY: setup demo test bench clean-cache
+.PHONY: setup demo test test-fast bench pages clean-cache
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml $(PIP_CONSTRAINTS)
@@ -17,6 +17,17 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# the unit tests alone (tests/unit: no store, no training): under a minute
+test-fast: setup
+	$(PY) -m pytest -q tests/unit
+
+# every results page of docs/results/ again from the JSON committed beside it (no training)
+pages: setup
+	$(PY) cli.py page $(filter-out $(wildcard docs/results/berkeley-loso*.json),$(wildcard docs/results/*.json))
+	$(PY) bench/real_sensors.py --table docs/results/berkeley-loso.json --json docs/results/berkeley-loso.json \
+		--page docs/results/berkeley-loso.md > /dev/null
+	$(PY) bench/spamfm_fusion.py --json docs/results/berkeley-loso-spamfm.json --page docs/results/berkeley-loso-spamfm.md
 
 bench: setup
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -18,9 +18,9 @@ from pipeline.config import CACHE_DIR, DATASETS_ENV, RUNS_DIR, DatasetsError, da
 from pipeline.prepare import COMBINES, GAF_METHODS, SCALINGS, SCHEDULERS
 from pipeline.store import store_path
 from pipeline.synthetic import LAYOUTS as SYNTH_LAYOUTS
-from training.options import (ABLATIONS, CHECKPOINTS, MODES, OPTIMIZERS, RESIDENCIES, SCHEDULES, SENSOR_ENCODERS,
+from training.options import (CHECKPOINTS, OPTIMIZERS, RESIDENCIES, SCHEDULES,
                               SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES, STAGE_ORDER, STAGE_SIDES, STAGES, VIDEO_INPUTS,
-                              backbone_names, kd_names, parse_settings, parse_variant)
+                              parse_settings, parse_variant)
 
 
 def parse_frame_size(value: str | None) -> tuple[int, int] | None:
@@ -76,6 +76,30 @@ class RegistryChoice(click.Choice):
         """click.Choice sets its choices once; here they come from the registry."""
 
 
+def _backbone_names() -> tuple[str, ...]:
+    from training.run.config import backbone_names
+
+    return backbone_names()
+
+
+def _kd_names() -> tuple[str, ...]:
+    from training.run.config import kd_names
+
+    return kd_names()
+
+
+def _mode_names() -> tuple[str, ...]:
+    from training.recipes import RECIPES
+
+    return tuple(RECIPES)
+
+
+def _sensor_encoder_names() -> tuple[str, ...]:
+    from training.run.config import sensor_encoder_names
+
+    return sensor_encoder_names()
+
+
 def _dataset_option(ctx, param, value):
     if value is None:
         return None
@@ -122,7 +146,7 @@ def stage_optim_options(command):
               default=None, help=f"a datasets.yaml of your own (or ${DATASETS_ENV}) [default: the shipped one]")
 def cli(datasets) -> None:
     """Cross-modal knowledge distillation for human action recognition (SAKDN, VSKD)."""
-    from training.logs import configure_logging
+    from training.engine.logs import configure_logging
 
     if datasets is not None:
         os.environ[DATASETS_ENV] = str(datasets)
@@ -249,8 +273,8 @@ def inspect(dataset, cache, store, as_json, take_index, take_key, png) -> None:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Exceptions the training commands turn into one line (click.ClickException)."""
-    from training.data import DataError
-    from training.engine import CheckpointError, NonFiniteLossError
+    from training.data.loaders import DataError
+    from training.engine.trainer import CheckpointError, NonFiniteLossError
     from training.models.weights import WeightsError
     from training.options import OptionsError
     from training.recipes.common import RecipeError
@@ -261,7 +285,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="a run's config.yaml: train with its options again (the flags given override them)")
-@click.option("--mode", type=click.Choice(MODES), default=None,
+@click.option("--mode", type=RegistryChoice(_mode_names), default=None,
               help="sensor2vision: SAKDN (sensor teachers -> video student); vision2sensor: VSKD; "
                    "sensor2sensor: fused sensor teachers -> one-sensor student [required unless --config]")
 @click.option("--dataset", callback=_dataset_option, default=None, help="entry of datasets.yaml [required unless --config]")
@@ -274,22 +298,23 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
 @click.option("--teachers", type=click.Path(path_type=Path, exists=True), default=None,
               help="run directory whose stage-1 teachers the student stage reuses")
-@click.option("--backbone", type=RegistryChoice(backbone_names), default=None, help="TRN backbone [default: bninception]")
+@click.option("--backbone", type=RegistryChoice(_backbone_names), default=None, help="TRN backbone [default: bninception]")
 @click.option("--modalities", "--teacher-modalities", "modalities", callback=_list_option, default=None,
               help="comma list of sensor teachers [default: all in the store]")
 @click.option("--student-modality", default=None,
               help="vision2sensor / sensor2sensor student input [default: first modality]")
-@click.option("--sensor-encoder", type=click.Choice(SENSOR_ENCODERS), default=None,
+@click.option("--sensor-encoder", type=RegistryChoice(_sensor_encoder_names), default=None,
               help="how sensor teachers and students read a sensor: GAF images (VGG16-BN / ResNet18, the papers) "
                    "or the raw stream (ResNet-1D) [default: gaf]")
-@click.option("--kd", type=RegistryChoice(kd_names), default=None,
+@click.option("--kd", type=RegistryChoice(_kd_names), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")
 @click.option("--distill-unlabelled/--no-distill-unlabelled", default=None,
               help="student stage: also distil on the training takes outside --student-train-fraction, their "
                    "labels withheld (each step adds a batch of paired takes; same steps as the --kd none baseline)")
 @click.option("--ablate", callback=_list_option, default=None,
-              help="comma list: " + "; ".join(f"{', '.join(terms)} ({mode})" for mode, terms in ABLATIONS.items()))
+              help="comma list of the mode's terms to leave out (e.g. gsdm,sp; angle); an unknown one is refused "
+                   "with the mode's list (training.recipes.RECIPES)")
 @stage_optim_options
 @click.option("--alpha", type=float, default=None, help="soft-target weight [default: datasets.yaml]")
 @click.option("--beta", type=float, default=None, help="GSDM / RKD weight [default: datasets.yaml]")
@@ -303,7 +328,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--spamfm-stages", callback=_list_option, default=None,
               help="comma list of the sensor networks' stages SPAMFM follows, e.g. fc7 [default: every stage]")
 @click.option("--spamfm-eval", type=click.Choice(SPAMFM_EVAL), default=None,
-              help="SPAMFM in eval mode: running statistics of the batch descriptor, or the sample's own (training.fusion)")
+              help="SPAMFM in eval mode: running statistics of the batch descriptor, or the sample's own (training.models.fusion)")
 @click.option("--gaf-size", type=click.IntRange(min=32), default=None,
               help="GAF side fed to the networks, resized from the stored one [default: as stored]")
 @click.option("--stream-rate", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -355,8 +380,9 @@ def train(config_file, mode, dataset, preset, **given) -> None:
     Every option but --config and --preset is a run option of the same name (training.options);
     an option not given takes its value from --preset, else from --config, else from datasets.yaml.
     """
-    from training.options import resolve_options
-    from training.recipes import read_options, run_training
+    from training.run.config import resolve_options
+    from training.run.config import read_options
+    from training.run.train import run_training
 
     try:
         base = read_options(config_file) if config_file else None
@@ -387,8 +413,8 @@ def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size, save_pred
              test_crops) -> None:
     """Top-1, macro-F1, per-class accuracy and confusion matrix of a trained run (deterministic)."""
     from pipeline.config import load_dataset as load
-    from training.evaluate import evaluate_run, format_evaluation
-    from training.recipes import read_config
+    from training.run.config import read_config
+    from training.run.evaluate import evaluate_run, format_evaluation
 
     try:
         evaluations = evaluate_run(run_dir, protocol, stage, checkpoint, device, batch_size, save_predictions,
@@ -407,9 +433,9 @@ def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size, save_pred
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="also write results.md / results.json here")
 def baseline(dataset, protocol, store, seed, out) -> None:
     """Classical reference: random forest and logistic regression on per-axis signal statistics."""
-    from training.baseline import run_baseline
-    from training.recipes import open_checked_store
-    from training.report import baseline_table_rows, markdown_table
+    from training.run.baseline import run_baseline
+    from training.run.report import baseline_table_rows, markdown_table
+    from training.run.train import open_checked_store
 
     spec = load_dataset(dataset)
     try:
@@ -461,7 +487,7 @@ def _command_line() -> str:
 def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_modalities, ablate, unlabelled, variants,
           settings, json_path, markdown, quiet) -> None:
     """Methods over seeds: mean +- std per row and each student's paired gain with a 95% interval."""
-    from training.study import StudyPlan, run_study
+    from training.run.study import StudyPlan, run_study
 
     try:
         overrides = {"progress": not quiet, **parse_settings(settings)}
@@ -473,6 +499,23 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
         run_study(plan, json_path, markdown, command=_command_line())
     except _user_errors() as error:
         raise click.ClickException(str(error))
+
+
+@cli.command()
+@click.argument("json_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def page(json_files) -> None:
+    """Rewrite the results page of each study or demo JSON beside it (X.json -> X.md), without re-running."""
+    import json
+
+    from training.run.study import study_markdown
+
+    for path in json_files:
+        try:
+            text = study_markdown(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError) as error:
+            raise click.ClickException(f"{path}: not a study's JSON ({type(error).__name__}: {error})")
+        path.with_suffix(".md").write_text(text)
+        click.echo(path.with_suffix(".md"))
 
 
 @cli.command()
@@ -490,7 +533,7 @@ def study(dataset, name, runs_dir, seeds, train_fractions, methods, student_moda
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def demo(workdir, epochs_scale, seeds, ablate, json_path, markdown, threads, variants, quiet) -> None:
     """Synthesise a small MMAct-like dataset, prepare it, run both methods over seeds and print one table."""
-    from training.demo import DemoOptions, run_demo
+    from training.run.demo import DemoOptions, run_demo
 
     try:
         run_demo(DemoOptions(workdir=workdir, epochs_scale=epochs_scale, seeds=seeds, ablate=parse_list(ablate) or (),

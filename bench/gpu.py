@@ -40,12 +40,12 @@ from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from pipeline.store import open_store  # noqa: E402
 from pipeline.synthetic import write_dataset  # noqa: E402
-from training.data import Batch, build_data  # noqa: E402
-from training.engine import Context, make_optimizer, train_epoch  # noqa: E402
+from training.data.loaders import Batch, build_data  # noqa: E402
+from training.engine.trainer import Context, make_optimizer, train_epoch  # noqa: E402
 from training.models.normalize import input_normalizer  # noqa: E402
-from training.options import resolve_options  # noqa: E402
 from training.recipes import sakdn  # noqa: E402
 from training.recipes.common import video_network  # noqa: E402
+from training.run.config import resolve_options  # noqa: E402
 
 DATASET = "synthetic-utd-mhad"
 SIZES = {  # frames stored, crop, GAF, segments, batch, backbone
@@ -75,7 +75,7 @@ def make_store(folder: Path, frame: tuple[int, int], gaf: int) -> Path:
 def build_stages(store, spec, options) -> dict:
     """The two benchmarked stages, untrained (speed does not depend on the weights)."""
     teachers = sakdn.teachers_stage(store, spec, options)
-    net, arch = video_network(store, spec, options, options.data.segments)
+    net, arch = video_network(store, spec, options)
     student = sakdn.SakdnStudent(net, arch, teachers.net, teachers.arch, torch.from_numpy(store.class_embedding),
                                  options)
     return {"sakdn_student": student, "vgg16bn_teachers": sakdn.teachers_stage(store, spec, options)}

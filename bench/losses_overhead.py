@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.fusion import SensorTeachers  # noqa: E402
-from training.gsdm import GSDMLoss, ablated_forward  # noqa: E402
+from training.distill.gsdm import GSDMLoss, ablated_forward  # noqa: E402
+from training.models.fusion import SensorTeachers  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

@@ -14,7 +14,7 @@ reported as the papers do) and scores it on the protocol's test subjects:
     per sensor  vgg16bn_teacher   SAKDN's teacher on that sensor alone (VGG16-BN on GAF, CE + semantic)
                 resnet18_gaf      VSKD's student baseline (ResNet18 on GAF, CE)
                 raw_encoder       the raw-signal ResNet-1D on the stream (CE)
-                random_forest     the classical baseline (training.baseline)
+                random_forest     the classical baseline (training.run.baseline)
     fused       teachers_fused    SAKDN's VGG16-BN teachers of every sensor, SPAMFM-fused (after fc7
                                   only, as the preset says: bench/spamfm_fusion.py)
                 raw_encoder       raw-signal teachers of every sensor, logits averaged (SPAMFM ablated)
@@ -51,10 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
-from training.baseline import run_baseline  # noqa: E402
-from training.options import parse_variant, resolve_options  # noqa: E402
-from training.recipes import open_checked_store, run_training  # noqa: E402
-from training.study import format_gain, paired_gain  # noqa: E402
+from training.options import parse_variant  # noqa: E402
+from training.run.baseline import run_baseline  # noqa: E402
+from training.run.config import resolve_options  # noqa: E402
+from training.run.study import format_gain, paired_gain  # noqa: E402
+from training.run.train import open_checked_store, run_training  # noqa: E402
 
 DATASET = "berkeley-mhad"
 PRESET = "cpu"

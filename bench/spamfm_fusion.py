@@ -2,12 +2,13 @@
 
     python bench/spamfm_fusion.py --store STORE --work DIR [--folds loso-1,loso-4] [--stages all,fc7]
                                   [--singles LOSO.json] --json FILE [--page PAGE.md] [--threads 1]
+    python bench/spamfm_fusion.py --json FILE --page PAGE.md   (the page again from the JSON alone)
 
 Trains (or reuses, when DIR holds the finished run) the raw-signal teachers of every sensor of a
 Berkeley-MHAD store, SPAMFM-fused after every stage (`all`) or after the named ones (`fc7`), with
 the dataset's `cpu` preset on each fold, and scores the last checkpoint's fused head in eval mode:
 
-    running          the default eval descriptor (training.fusion: running mean of G_k S_k)
+    running          the default eval descriptor (training.models.fusion: running mean of G_k S_k)
     sample           the sample's own descriptor (--spamfm-eval sample)
     test_batch       G_k S_k over the whole test split as one batch, as the published code evaluates
                      (each sample then sees the others: a diagnosis, not a figure to report)
@@ -32,13 +33,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import load_dataset  # noqa: E402
-from training.archs import arch_from_dict  # noqa: E402
-from training.data import build_data  # noqa: E402
-from training.engine import load_checkpoint, make_context, predict  # noqa: E402
-from training.fusion import SPAMFM, batch_descriptors  # noqa: E402
-from training.options import resolve_options  # noqa: E402
-from training.recipes import open_checked_store, run_training  # noqa: E402
+from training.data.loaders import build_data  # noqa: E402
+from training.engine.trainer import load_checkpoint, make_context, predict  # noqa: E402
+from training.models.archs import arch_from_dict  # noqa: E402
+from training.models.fusion import SPAMFM, batch_descriptors  # noqa: E402
 from training.recipes.classifiers import classifier_stage  # noqa: E402
+from training.run.config import resolve_options  # noqa: E402
+from training.run.train import open_checked_store, run_training  # noqa: E402
 
 DATASET, PRESET, EVERY_STAGE = "berkeley-mhad", "cpu", "all"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -116,8 +117,8 @@ def page(report: dict, json_name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True, help="a prepared Berkeley-MHAD store (six sensors)")
-    parser.add_argument("--work", type=Path, required=True, help="runs go (or are found) here")
+    parser.add_argument("--store", type=Path, help="a prepared Berkeley-MHAD store (six sensors)")
+    parser.add_argument("--work", type=Path, help="runs go (or are found) here")
     parser.add_argument("--folds", default="loso-1,loso-4")
     parser.add_argument("--stages", default=f"{EVERY_STAGE},fc7", help="comma list: all, or stages joined by +")
     parser.add_argument("--singles", type=Path, default=None, help="bench/real_sensors.py JSON of the same folds")
@@ -125,6 +126,11 @@ def main() -> None:
     parser.add_argument("--page", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    if args.store is None and args.work is None and args.page:
+        args.page.write_text(page(json.loads(args.json.read_text()), args.json.name))
+        return
+    if args.store is None or args.work is None:
+        parser.error("--store and --work are needed to train (or --json and --page alone to rewrite the page)")
     start, rows = time.perf_counter(), []
     for fold in args.folds.split(","):
         for stages in args.stages.split(","):

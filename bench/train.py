@@ -4,7 +4,7 @@
 
 Builds a small synthetic UTD-MHAD store (synthesise + prepare, in a temporary folder unless
 --keep), then times training epochs of each stage of both modes through the real engine
-(training.engine.train_epoch): SAKDN teachers, SAKDN student (TRN + frozen teachers + GSDM),
+(training.engine.trainer.train_epoch): SAKDN teachers, SAKDN student (TRN + frozen teachers + GSDM),
 VSKD teacher (TRN), VSKD student (ResNet18 + frozen TRN + DASK). Teachers are untrained: speed
 does not depend on their weights. "data wait" is the time the step loop blocks on the next batch
 (gather + augmentation, built ahead in a thread when workers > 0) divided by the epoch time;
@@ -30,12 +30,13 @@ from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from pipeline.store import open_store  # noqa: E402
 from pipeline.synthetic import write_dataset  # noqa: E402
-from training.data import build_data  # noqa: E402
-from training.engine import Context, make_optimizer, train_epoch  # noqa: E402
+from training.data.loaders import build_data  # noqa: E402
+from training.engine.trainer import Context, make_optimizer, train_epoch  # noqa: E402
 from training.models.normalize import input_normalizer  # noqa: E402
-from training.options import KD_NONE, resolve_options  # noqa: E402
+from training.options import KD_NONE  # noqa: E402
 from training.recipes import sakdn, vskd  # noqa: E402
 from training.recipes.common import video_network  # noqa: E402
+from training.run.config import resolve_options  # noqa: E402
 
 DATASET = "synthetic-utd-mhad"
 
@@ -48,17 +49,16 @@ def make_store(folder: Path, frame_size: tuple[int, int], gaf_size: int) -> Path
 
 def build(stage_name: str, mode: str, store, spec, options):
     """The stage to time; student stages get freshly initialised (untrained) frozen teachers."""
-    segments = options.data.segments
     if mode == "sensor2vision" and stage_name == "teachers":
         return sakdn.teachers_stage(store, spec, options)
     if mode == "vision2sensor" and stage_name == "teachers":
-        return vskd.teachers_stage(store, spec, options, segments)
+        return vskd.teachers_stage(store, spec, options)
     if mode == "sensor2vision":
         teachers = sakdn.teachers_stage(store, spec, options)
-        net, arch = video_network(store, spec, options, segments)
+        net, arch = video_network(store, spec, options)
         return sakdn.SakdnStudent(net, arch, teachers.net, teachers.arch, torch.from_numpy(store.class_embedding),
                                   options)
-    teacher = vskd.teachers_stage(store, spec, options, segments)
+    teacher = vskd.teachers_stage(store, spec, options)
     student = vskd.student_stage(store, spec, dataclasses.replace(options, kd=KD_NONE), None)
     return vskd.VskdStudent(student.net, student.modality, student.arch, teacher.net, teacher.arch, options)
 

@@ -1,6 +1,6 @@
 """ResNet-1D: the raw-signal sensor encoder beside the GAF networks (VGG16-BN teacher, ResNet18 student).
 
-Input (B, 4, T): a take's stream on the shared time grid of ``training.streams`` (three axes
+Input (B, 4, T): a take's stream on the shared time grid of ``training.data.streams`` (three axes
 and the extent mask). The 1-D convolutions are (1, k) 2-D convolutions on the input viewed as (B, 4, 1, T), so every tap is a
 (B, C, 1, T_k) map that SPAMFM, GSDM and the attention losses take as they take image maps.
 

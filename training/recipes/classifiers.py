@@ -7,11 +7,11 @@
                         L = CE(fused) + mean_m CE_m + w_sem * mean_m MSE(fc7_m, E[y])   (SAKDN stage 1)
 
 A sensor network reads GAF images (arch.gaf_size) or the stream on the shared time grid of
-training.streams (arch.stream_seconds); every stage names what it reads in gaf_size /
+training.data.streams (arch.stream_seconds); every stage names what it reads in gaf_size /
 stream_seconds (None where it reads no such input), which the data side follows.
 
 The distillation stages (recipes/sakdn.py, recipes/vskd.py) extend the first two with a frozen
-teacher. `arch` is the network's typed record (training.archs), saved in every checkpoint;
+teacher. `arch` is the network's typed record (training.models.archs), saved in every checkpoint;
 `classifier_stage(arch)` wraps a freshly built network of it for evaluation.
 """
 from __future__ import annotations
@@ -21,11 +21,11 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from training.archs import Arch, Raw1DArch, ResNetArch, SensorTeachersArch, TRNArch
-from training.data import CLIPS, TAKES, Batch, Needs
-from training.engine import Stage, StepOutput
-from training.fusion import SensorTeachers
-from training.losses import unit_rms
+from training.data.loaders import CLIPS, TAKES, Batch, Needs
+from training.distill.losses import unit_rms
+from training.engine.trainer import Stage, StepOutput
+from training.models.archs import Arch, Raw1DArch, ResNetArch, SensorTeachersArch, TRNArch
+from training.models.fusion import SensorTeachers
 from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
@@ -86,7 +86,7 @@ class SensorTeacherStage(Stage):
 
     L = CE(fused logits) + mean_m CE(logits_m) + semantic_weight * mean_m MSE(fc7_m, E[y]),
     E (C, D) the class embedding of the store (GloVe vectors of the class names) scaled to unit RMS
-    (training.losses.unit_rms), so the weight means the same for 50-d and 300-d vectors.
+    (training.distill.losses.unit_rms), so the weight means the same for 50-d and 300-d vectors.
     """
 
     unit = TAKES

@@ -10,13 +10,13 @@ from torch import nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
-from training.archs import Arch, TRNArch, arch_from_dict
-from training.engine import BEST, LAST, load_checkpoint
-from training.losses import KD_BASELINES, BaselineInputs, KDLoss
+from training.data.streams import grid_seconds
+from training.distill.losses import KD_BASELINES, BaselineInputs, KDLoss
+from training.engine.trainer import BEST, LAST, load_checkpoint
+from training.models.archs import Arch, TRNArch, arch_from_dict
 from training.models.trn import TRN, video_backbone
 from training.models.weights import WeightsError, load_pretrained
-from training.options import TRN_DROPOUT, RunOptions
-from training.streams import grid_seconds
+from training.options import RunOptions
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def load_frozen(run_dir: Path, kind: type[Arch], spec: DatasetSpec, store: Store
 
 def stream_seconds(store: Store) -> float:
     """The time grid span of raw-signal encoders: the store's longest take over every modality
-    (training.streams.grid_seconds). One grid per store, so fused teachers share a time axis and a
+    (training.data.streams.grid_seconds). One grid per store, so fused teachers share a time axis and a
     student reads exactly what its CE-only baseline reads."""
     infos = [store.sensor_info(m) for m in store.modalities]
     return grid_seconds(np.concatenate([info["duration_s"][info["present"]] for info in infos]))
@@ -102,10 +102,22 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
     logger.info(report.message)
 
 
-def video_network(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> tuple[TRN, TRNArch]:
-    """The TRN of a run (SAKDN student, VSKD teacher) and its arch record, with --pretrained backbone weights."""
-    dropout = TRN_DROPOUT[options.mode] if options.dropout is None else options.dropout
-    arch = TRNArch(num_classes=spec.num_classes, embed_dim=store.class_embedding.shape[1], segments=segments,
+def pretrained_kind(kind: str | None, encoder: str) -> str:
+    """The weights kind --pretrained-sensor loads for a network of `encoder` (its SENSOR_ENCODERS
+    entry's), or a RecipeError where that encoder has none."""
+    if kind is None:
+        raise RecipeError(f"--pretrained-sensor holds GAF network weights; --sensor-encoder {encoder} trains from scratch")
+    return kind
+
+
+def video_network(store: Store, spec: DatasetSpec, options: RunOptions) -> tuple[TRN, TRNArch]:
+    """The TRN of a run (SAKDN student, VSKD teacher) and its arch record, with --pretrained backbone
+    weights; `--segments` or the store's, and `--dropout` or the mode's (its Recipe's trn_dropout)."""
+    from training.recipes import RECIPES
+
+    dropout = RECIPES[options.mode].trn_dropout if options.dropout is None else options.dropout
+    arch = TRNArch(num_classes=spec.num_classes, embed_dim=store.class_embedding.shape[1],
+                   segments=options.data.segments or store.segments,
                    backbone=options.backbone, dropout=dropout, crop_size=options.data.crop_size,
                    video_input=options.data.video_input)
     net = arch.build()

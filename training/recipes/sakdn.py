@@ -7,7 +7,7 @@ inputs of the clip's own take:
 
     L = CE + alpha * ST + beta * GSDM + gamma * SP
     ST   = 1/m sum_k T^2 KL(softmax(t_k/T) || softmax(s/T))              (per-teacher soft targets)
-    GSDM = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5  (training.gsdm; raw-signal
+    GSDM = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5  (training.distill.gsdm; raw-signal
            teachers: their block1..4 against the last four TRN taps)
     SP   = 1/m sum_k MSE(student embedding, fc7_k)                       (semantic preserving)
 
@@ -24,11 +24,13 @@ from torch import Tensor
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
-from training.archs import SensorTeachersArch, TRNArch
-from training.data import Batch, Needs
-from training.fusion import SensorTeachers
-from training.gsdm import ablated_forward
-from training.losses import build_loss
+from training.data.loaders import Batch, Needs
+from training.distill.gsdm import ablated_forward
+from training.distill.losses import build_loss
+from training.engine.trainer import Stage
+from training.models.archs import SensorTeachersArch, TRNArch
+from training.models.encoders import sensor_encoder
+from training.models.fusion import SensorTeachers
 from training.models.output import NetOutput
 from training.models.trn import TRN
 from training.options import KD_NONE, RunOptions
@@ -37,6 +39,7 @@ from training.recipes.common import (
     RecipeError,
     load_frozen,
     load_pretrained_weights,
+    pretrained_kind,
     stream_seconds,
     teachers_run,
     video_network,
@@ -81,36 +84,43 @@ class SakdnStudent(DistilledStudent, VideoClassifier):
         return terms
 
 
+def teachers_title(stage: Stage, options: RunOptions) -> str:
+    return f"sensor teachers ({stage.arch.network})"
+
+
+def student_title(stage: Stage, options: RunOptions) -> str:
+    if options.kd == KD_NONE:
+        return f"video baseline ({stage.arch.network}, CE)"
+    return f"SAKDN student ({stage.arch.network}{f', KD {options.kd}' if options.kd else ''})"
+
+
 def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> SensorTeacherStage:
     """Stage 1: SensorTeachers on every requested modality of the store."""
     modalities = tuple(options.modalities or store.modalities)
     if not modalities:
         raise RecipeError(f"{store.path}: store holds no sensor modality; the sensor teachers need at least one")
     embed_dim = store.class_embedding.shape[1]
-    gaf_size = options.data.gaf_size or store.layout.gaf_size
-    raw = options.sensor_encoder == "raw"
+    encoder = sensor_encoder(options.sensor_encoder)
+    grid = (None, stream_seconds(store)) if encoder.reads_stream else (options.data.gaf_size or store.layout.gaf_size, None)
     arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
                               fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
                               eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
-                              fusion_stages=tuple(options.spamfm_stages),
-                              gaf_size=None if raw else gaf_size, stream_seconds=stream_seconds(store) if raw else None)
+                              fusion_stages=tuple(options.spamfm_stages), gaf_size=grid[0], stream_seconds=grid[1])
     try:
         net = arch.build()
     except ValueError as error:  # an unknown --spamfm-stages name
         raise RecipeError(f"--spamfm-stages: {error}") from None
-    if options.pretrained_sensor and raw:
-        raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
     if options.pretrained_sensor:
         for modality in modalities:
-            load_pretrained_weights(net.nets[modality], options.pretrained_sensor, "vgg16_bn")
+            load_pretrained_weights(net.nets[modality], options.pretrained_sensor,
+                                    pretrained_kind(encoder.teacher_weights, options.sensor_encoder))
     embedding = torch.from_numpy(store.class_embedding)
     return SensorTeacherStage(net, arch, embedding, semantic_weight=options.teacher_semantic)
 
 
-def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None,
-                  segments: int) -> VideoClassifier:
+def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> VideoClassifier:
     """Stage 2: the TRN student (with the frozen teachers of teachers_dir unless --kd none)."""
-    net, arch = video_network(store, spec, options, segments)
+    net, arch = video_network(store, spec, options)
     if options.kd == KD_NONE:
         return VideoClassifier(net, arch)
     teachers, teacher_arch = load_frozen(teachers_run(teachers_dir), SensorTeachersArch, spec, store)

@@ -24,10 +24,11 @@ from torch import Tensor
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
-from training.archs import Raw1DArch, ResNetArch, SensorTeachersArch
-from training.data import Batch, Needs
-from training.fusion import SensorTeachers
-from training.losses import build_loss
+from training.data.loaders import Batch, Needs
+from training.distill.losses import build_loss
+from training.engine.trainer import Stage
+from training.models.archs import Raw1DArch, ResNetArch, SensorTeachersArch
+from training.models.fusion import SensorTeachers
 from training.models.output import NetOutput
 from training.models.raw1d import RawEncoder
 from training.models.resnet import ResNetStudent
@@ -35,7 +36,7 @@ from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier
 from training.recipes.common import RecipeError, load_frozen, teachers_run
 from training.recipes.student import DistilledStudent
-from training.recipes.vskd import DASK_TERMS, dask_switches, dask_weights, student_network
+from training.recipes.vskd import DASK_TERMS, dask_switches, dask_weights, distilled_title, student_network
 
 
 class SensorStudent(DistilledStudent, SensorClassifier):
@@ -63,6 +64,10 @@ class SensorStudent(DistilledStudent, SensorClassifier):
 
     def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
         return self.dask.terms(student, teacher)
+
+
+def student_title(stage: Stage, options: RunOptions) -> str:
+    return distilled_title("sensor student of the fused teachers", stage, options)
 
 
 def student_stage(store: Store, spec: DatasetSpec, options: RunOptions, teachers_dir: Path | None) -> SensorClassifier:

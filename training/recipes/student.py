@@ -3,7 +3,7 @@
     L = CE(student logits, labels; rows with a label only) + sum_t w_t * term_t(student, teacher)
 
 over every row of the batch: the labelled rows and, with --distill-unlabelled, the paired rows whose
-labels are withheld (training.data). A distillation term reads the two networks' outputs, never a
+labels are withheld (training.data.loaders). A distillation term reads the two networks' outputs, never a
 label, which is what lets it learn from takes without one. The base owns what every method shares:
 
     the frozen teacher     freeze() once, kept in eval mode by Stage.train, left out of checkpoints
@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from training.data import Batch
-from training.engine import Stage, StepOutput
+from training.data.loaders import Batch
+from training.engine.trainer import Stage, StepOutput
 from training.models.output import NetOutput
 from training.options import RunOptions
 from training.recipes.common import baseline_kd, freeze

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
-from training.archs import Raw1DArch, ResNetArch, TRNArch
-from training.data import Batch, Needs
-from training.losses import build_loss
+from training.data.loaders import Batch, Needs
+from training.distill.losses import build_loss
+from training.engine.trainer import Stage
+from training.models.archs import OneSensorArch, TRNArch
+from training.models.encoders import sensor_encoder
 from training.models.output import NetOutput
-from training.models.raw1d import RawEncoder
-from training.models.resnet import ResNetStudent
 from training.models.trn import TRN
 from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier, VideoClassifier
@@ -35,6 +35,7 @@ from training.recipes.common import (
     RecipeError,
     load_frozen,
     load_pretrained_weights,
+    pretrained_kind,
     stream_seconds,
     teachers_run,
     video_network,
@@ -49,7 +50,7 @@ class VskdStudent(DistilledStudent, SensorClassifier):
 
     TERMS = DASK_TERMS
 
-    def __init__(self, net: ResNetStudent | RawEncoder, modality: str, arch: ResNetArch | Raw1DArch, teacher: TRN,
+    def __init__(self, net: nn.Module, modality: str, arch: OneSensorArch, teacher: TRN,
                  teacher_arch: TRNArch, options: RunOptions):
         super().__init__(net, modality, arch)
         self.train_needs = Needs(video=True, modalities=(modality,))
@@ -78,9 +79,25 @@ def dask_switches(options: RunOptions) -> dict[str, bool]:
     return {term: term not in options.ablate for term in DASK_TERMS[1:]}
 
 
-def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions, segments: int) -> VideoClassifier:
+def teachers_title(stage: Stage, options: RunOptions) -> str:
+    return f"video teacher ({stage.arch.network}, CE)"
+
+
+def student_title(stage: Stage, options: RunOptions) -> str:
+    return distilled_title("VSKD student", stage, options)
+
+
+def distilled_title(method: str, stage: Stage, options: RunOptions) -> str:
+    """A one-sensor student's row: its --kd none baseline, or the method with its terms (DASK or --kd)."""
+    arch = stage.arch
+    if options.kd == KD_NONE:
+        return f"sensor baseline ({arch.network}{' on GAF' if arch.gaf_size else ''}, CE)"
+    return f"{method} ({arch.network}, {f'KD {options.kd}' if options.kd else 'DASK'})"
+
+
+def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> VideoClassifier:
     """Stage 1: the TRN video teacher (CE)."""
-    return VideoClassifier(*video_network(store, spec, options, segments))
+    return VideoClassifier(*video_network(store, spec, options))
 
 
 def student_modality(store: Store, options: RunOptions) -> str:
@@ -96,18 +113,14 @@ def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
     weights), or with --sensor-encoder raw the raw-signal encoder on its stream over a grid of
     `seconds` (None: the store's, recipes.common.stream_seconds, which its teachers read too)."""
     modality = student_modality(store, options)
-    embed_dim = store.class_embedding.shape[1]
-    if options.sensor_encoder == "raw":
-        if options.pretrained_sensor:
-            raise RecipeError("--pretrained-sensor holds GAF network weights; --sensor-encoder raw trains from scratch")
-        arch = Raw1DArch(num_classes=spec.num_classes, embed_dim=embed_dim, modality=modality,
-                         stream_seconds=seconds or stream_seconds(store))
-        return SensorClassifier(arch.build(), modality, arch)
-    arch = ResNetArch(num_classes=spec.num_classes, embed_dim=embed_dim, modality=modality,
-                      gaf_size=options.data.gaf_size or store.layout.gaf_size)
+    encoder = sensor_encoder(options.sensor_encoder)
+    arch = encoder.student(spec.num_classes, store.class_embedding.shape[1], modality,
+                           None if encoder.reads_stream else options.data.gaf_size or store.layout.gaf_size,
+                           (seconds or stream_seconds(store)) if encoder.reads_stream else None)
     net = arch.build()
     if options.pretrained_sensor:
-        load_pretrained_weights(net, options.pretrained_sensor, "resnet")
+        load_pretrained_weights(net, options.pretrained_sensor,
+                                pretrained_kind(encoder.student_weights, options.sensor_encoder))
     return SensorClassifier(net, modality, arch)
 
 

@@ -1,0 +1,99 @@
+"""bench/real_sensors.py's table: one cell per network and sensor, the mean +- std over the folds and
+seeds of a protocol family, pooled across the JSONs of parallel jobs."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def real_sensors():
+    spec = importlib.util.spec_from_file_location("real_sensors", ROOT / "bench" / "real_sensors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(network, sensor, fold, accuracy):
+    return {"network": network, "sensor": sensor, "fold": fold, "seed": 0, "accuracy": accuracy,
+            "macro_f1": accuracy - 0.1}
+
+
+def test_fold_figures_are_pooled_across_jobs_into_mean_and_std(real_sensors, tmp_path):
+    first = [_row("raw_encoder", "acc_h01", "loso-1", 0.8), _row("random_forest", "acc_h01", "loso-1", 0.7)]
+    second = [_row("raw_encoder", "acc_h01", "loso-2", 0.9), _row("random_forest", "acc_h01", "loso-2", 0.7),
+              _row("raw_encoder", "fused", "loso-2", 0.95)]
+    paths = []
+    for k, rows in enumerate((first, second)):
+        paths.append(tmp_path / f"job{k}.json")
+        paths[-1].write_text(json.dumps({"protocol": "loso", "rows": rows, "seconds": 1.0}))
+    table = real_sensors.markdown(real_sensors.pooled(paths)["rows"]).splitlines()
+    assert table[0] == "| network | acc_h01 | fused |"
+    assert table[2] == "| raw_encoder | 85.0 +- 7.1 / 75.0 +- 7.1 (n=2) | 95.0 / 85.0 |"
+    assert table[3] == "| random_forest | 70.0 +- 0.0 / 60.0 +- 0.0 (n=2) |  |"
+
+
+def test_jobs_keep_only_the_networks_asked_for(real_sensors):
+    jobs = real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"})
+    assert [(network, sensor) for network, sensor, _, _ in jobs] == [
+        ("raw_encoder", "acc_h01"), ("raw_encoder", "acc_h02"), ("raw_encoder", "fused")]
+    assert [s for _, s, _, _ in real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"}, fused="no")] == [
+        "acc_h01", "acc_h02"]
+    assert [s for _, s, _, _ in real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"}, fused="only")] == ["fused"]
+
+
+def test_each_variant_adds_a_row_per_network_with_its_options_on_top(real_sensors):
+    jobs = real_sensors.jobs(("acc_h01",), {"raw_encoder"}, {"oc": {"schedule": "onecycle", "kd": "st"}})
+    assert [(network, sensor) for network, sensor, _, _ in jobs] == [("raw_encoder", "acc_h01"),
+                                                                     ("raw_encoder:oc", "acc_h01")]
+    plain, variant = jobs[0][3], jobs[1][3]
+    assert plain == {"stage": "student", "kd": "none", "sensor_encoder": "raw"}
+    assert variant == {"stage": "student", "kd": "st", "sensor_encoder": "raw", "schedule": "onecycle"}
+    alone = real_sensors.jobs(("acc_h01",), {"raw_encoder:oc"}, {"oc": {"schedule": "onecycle"}})
+    assert [network for network, _, _, _ in alone] == ["raw_encoder:oc"]
+
+
+def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors, tmp_path):
+    rows = [_row("random_forest", "acc_h01", "loso-1", 0.7), _row("random_forest", "acc_h01", "loso-2", 0.8),
+            _row("resnet18_gaf", "acc_h01", "loso-1", 0.8), _row("resnet18_gaf", "acc_h01", "loso-2", 0.7),
+            _row("resnet18_gaf", "acc_h01", "loso-2", 0.75),  # the same fold and seed again: the later one is kept
+            _row("resnet18_gaf:big", "acc_h01", "loso-1", 0.9)]
+    job = {"command": "python bench/real_sensors.py --protocol loso", "commit": "abc", "date": "2026-12-04",
+           "seconds": 60.0}
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    paths[0].write_text(json.dumps({"protocol": "loso", "jobs": [job], "rows": rows[:4]}))
+    paths[1].write_text(json.dumps({"protocol": "loso", "jobs": [job], "rows": rows[4:]}))
+    report = real_sensors.pooled(paths)
+    assert len(report["rows"]) == 5 and len(report["jobs"]) == 2
+    page = real_sensors.results_page(report, "loso.json")
+    assert "`resnet18_gaf` on acc_h01: +2.5 points" in page and "at or above `random_forest` in 1 of 2" in page
+    assert "`resnet18_gaf:big` on acc_h01: +10.0 points, one fold and seed" in page  # paired with its plain row
+    assert "VSKD Table 2, ResNet18 on GAF, acc_h01: paper 89.1, ours 77.5 (n=2): -11.6 points" in page
+    assert page.count("`python bench/real_sensors.py --protocol loso`") == 2
+    paths[1].write_text(json.dumps({"protocol": "dev", "rows": []}))
+    with pytest.raises(SystemExit, match="different protocols"):
+        real_sensors.pooled(paths)
+
+
+def test_the_spamfm_page_sets_each_fusion_beside_the_best_single_sensor(tmp_path):
+    spec = importlib.util.spec_from_file_location("spamfm_fusion", ROOT / "bench" / "spamfm_fusion.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    singles = tmp_path / "loso.json"
+    singles.write_text(json.dumps({"rows": [_row("raw_encoder", "acc_h01", "loso-1", 0.9),
+                                            _row("raw_encoder", "acc_h02", "loso-1", 0.95),
+                                            _row("raw_encoder", "fused", "loso-1", 1.0),
+                                            _row("random_forest", "acc_h01", "loso-1", 0.99)]}))
+    assert module.best_singles(singles) == {"loso-1": 0.95}
+    rows = [{"fold": "loso-1", "stages": "fc7", "score": score, "head": head, "accuracy": accuracy}
+            for score, head, accuracy in [("running", "fused", 0.96), ("sample", "fused", 0.98),
+                                          ("test_batch", "fused", 0.5), ("train_heads", "fused", 1.0),
+                                          ("train_heads", "acc_h01", 0.5), ("train_heads", "acc_h02", 0.75)]]
+    report = {"jobs": [{"command": "python bench/spamfm_fusion.py", "commit": "abc", "date": "2026-12-04"}],
+              "best_single": {"loso-1": 0.95}, "rows": rows}
+    assert "| loso-1 | fc7 | 96.0 | 98.0 | 50.0 | 50 - 75 | 95.0 |" in module.page(report, "s.json")
