@@ -100,6 +100,20 @@ def _sensor_encoder_names() -> tuple[str, ...]:
     return sensor_encoder_names()
 
 
+def _weights_option(ctx, param, value):
+    """--weight st=1 --weight gsdm=0.1,semantic=0 -> {"st": 1.0, "gsdm": 0.1, "semantic": 0.0} (None when not given)."""
+    weights = {}
+    for item in (part for given in value for part in given.split(",") if part):
+        term, sep, number = item.partition("=")
+        try:
+            weights[term.strip()] = float(number) if sep else None
+        except ValueError:
+            weights[term.strip()] = None
+        if weights[term.strip()] is None:
+            raise click.BadParameter(f"expected TERM=VALUE with a number, got {item!r}")
+    return weights or None
+
+
 def _dataset_option(ctx, param, value):
     if value is None:
         return None
@@ -316,9 +330,12 @@ def _user_errors() -> tuple[type[Exception], ...]:
               help="comma list of the mode's terms to leave out (e.g. gsdm,sp; angle); an unknown one is refused "
                    "with the mode's list (training.recipes.RECIPES)")
 @stage_optim_options
-@click.option("--alpha", type=float, default=None, help="soft-target weight [default: datasets.yaml]")
-@click.option("--beta", type=float, default=None, help="GSDM / RKD weight [default: datasets.yaml]")
-@click.option("--gamma", type=float, default=None, help="semantic weight [default: datasets.yaml]")
+@click.option("--weight", "weights", multiple=True, callback=_weights_option,
+              help="TERM=VALUE, a loss term's weight: st (soft target), gsdm, distance, angle (RKD), semantic "
+                   "[default: datasets.yaml]; repeat it or join with commas")
+@click.option("--alpha", type=float, default=None, help="Table I's alpha: --weight st=VALUE")
+@click.option("--beta", type=float, default=None, help="Table I's beta: --weight gsdm=VALUE,distance=VALUE,angle=VALUE")
+@click.option("--gamma", type=float, default=None, help="Table I's gamma: --weight semantic=VALUE")
 @click.option("--temperature", type=float, default=None)
 @click.option("--teacher-semantic", type=float, default=None,
               help="weight of MSE(fc7, class embedding) in the sensor teachers' loss [default: 1]")

@@ -6,6 +6,7 @@ every key of `other` and overrides the ones it names.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,29 @@ class StageDefaults:
     lr_step: int
     lr_gamma: float
     epochs: int
+
+
+# The distillation terms a loss weight names, one meaning in every mode: the soft target (SAKDN's ST, VSKD's
+# KD_T), GSDM, VSKD's RKD distance and angle terms, and the semantic term (SAKDN's SP, VSKD's L_S).
+LOSS_TERMS = ("st", "gsdm", "distance", "angle", "semantic")
+# The papers' Table I names three weights; each stands for these terms in every mode.
+TABLE_I_WEIGHTS = {"alpha": ("st",), "beta": ("gsdm", "distance", "angle"), "gamma": ("semantic",)}
+
+
+def named_weights(given: Mapping[str, float], start: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Loss weights by term name: `start` with `given` on top, where `given` names terms (LOSS_TERMS) or
+    Table I's aliases (TABLE_I_WEIGHTS: `beta` sets gsdm, distance and angle); a term named beside its
+    alias wins. ValueError for a name that is neither."""
+    unknown = sorted(set(given) - set(LOSS_TERMS) - set(TABLE_I_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown loss weight {', '.join(unknown)}; name one of {', '.join(LOSS_TERMS)} "
+                         f"(or Table I's {', '.join(TABLE_I_WEIGHTS)})")
+    weights = dict(start or {})
+    for alias, terms in TABLE_I_WEIGHTS.items():
+        if alias in given:
+            weights.update(dict.fromkeys(terms, float(given[alias])))
+    weights.update({term: float(value) for term, value in given.items() if term in LOSS_TERMS})
+    return weights
 
 
 @dataclass(frozen=True)
@@ -169,6 +193,19 @@ def load_dataset(name: str, path: Path | None = None) -> DatasetSpec:
         raise DatasetsError(f"{path}: dataset {name!r}: {error}") from None
 
 
+def _loss_weights(name: str, given: Mapping[str, float]) -> dict[str, float]:
+    """An entry's `train.loss_weights` by term name (term names or Table I's alpha / beta / gamma), every
+    term of LOSS_TERMS given."""
+    try:
+        weights = named_weights(given)
+    except ValueError as error:
+        raise DatasetsError(f"{name}: train.loss_weights: {error}") from None
+    missing = [t for t in LOSS_TERMS if t not in weights]
+    if missing:
+        raise DatasetsError(f"{name}: train.loss_weights lacks {', '.join(missing)}")
+    return weights
+
+
 def _spec(name: str, entry: dict) -> DatasetSpec:
     root = os.environ.get(entry.get("root_env", ""), "") or entry["root"]
     root_path = Path(root).absolute()
@@ -191,7 +228,7 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
         default_protocol=entry["default_protocol"],
         teacher=StageDefaults(**train["teacher"]),
         student=StageDefaults(**train["student"]),
-        loss_weights={k: float(v) for k, v in train["loss_weights"].items()},
+        loss_weights=_loss_weights(name, train["loss_weights"]),
         presets={name: dict(values) for name, values in (entry.get("presets") or {}).items()},
         protocol_families=families,
         raw=entry,

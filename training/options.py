@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import CACHE_DIR, RUNS_DIR, DatasetSpec, StageDefaults
+from pipeline.config import CACHE_DIR, RUNS_DIR, TABLE_I_WEIGHTS, DatasetSpec, StageDefaults, named_weights
 from pipeline.store import store_path
 from pipeline.units import parse_size
 
@@ -35,6 +35,9 @@ SPAMFM_GATES = ("code", "paper")
 SPAMFM_EVAL = ("running", "sample")
 STAGE_SIDES = ("teacher", "student")
 
+# Distillation terms renamed so that no name means two things (SAKDN's SP is its semantic term, --kd sp is
+# similarity-preserving; DASK's KD is the soft target, named st in every mode): old name -> new name.
+RENAMED_TERMS = {"sp": "semantic", "kd": "st"}
 # Data fields renamed so that each train flag names its field: old name in a saved config -> new name.
 RENAMED_DATA_FIELDS = {"frame_size": "crop_size", "workers": "loader_workers"}
 
@@ -118,9 +121,7 @@ class RunOptions:
     mode: str
     teacher: OptimOptions
     student: OptimOptions
-    alpha: float
-    beta: float
-    gamma: float
+    weights: dict[str, float]  # loss weight by term (pipeline.config.LOSS_TERMS: st, gsdm, distance, angle, semantic)
     stage: str = "all"
     name: str | None = None  # run directory name under runs_dir; None: <dataset>-<mode>-s<seed>
     runs_dir: Path = RUNS_DIR
@@ -176,6 +177,9 @@ class RunOptions:
     def from_dict(cls, raw: dict[str, Any]) -> RunOptions:
         """The inverse of to_dict; a config.yaml written before a data field was renamed reads as well."""
         raw = dict(raw)
+        if "weights" not in raw:  # a config written before the weights were named: Table I's alpha, beta, gamma
+            raw["weights"] = named_weights({k: raw[k] for k in TABLE_I_WEIGHTS if raw.get(k) is not None})
+        raw["ablate"] = [RENAMED_TERMS.get(term, term) for term in raw.get("ablate", ())]
         raw["teacher"] = OptimOptions(**raw["teacher"])
         raw["student"] = OptimOptions(**raw["student"])
         data = {RENAMED_DATA_FIELDS.get(key, key): value for key, value in raw["data"].items()}

@@ -52,7 +52,7 @@ def test_teachers_stay_frozen_and_every_term_reaches_the_student_only(s2s_run):
     stage.train()
     assert not stage.teacher.training and all(not p.requires_grad for p in stage.teacher.parameters())
     out = stage(next(iter(data.train.epoch(0))))
-    assert set(out.terms) == {"ce", "kd", "distance", "angle", "semantic"}
+    assert set(out.terms) == {"ce", "st", "distance", "angle", "semantic"}
     student = [p for p in stage.net.parameters()]
     for name, term in out.terms.items():
         grads = torch.autograd.grad(term, student, retain_graph=True, allow_unused=True)
@@ -68,10 +68,10 @@ def test_cli_runs_the_baseline_and_an_ablation(s2s_run, trainer_utd_store, tmp_p
               "--batch-size", "4", "--device", "cpu", "--quiet", "--no-baseline"]
     base = CliRunner().invoke(cli, [*common, "--name", "base", "--kd", "none"])
     assert base.exit_code == 0, base.output
-    ablated = CliRunner().invoke(cli, [*common, "--name", "no-kd", "--teachers", str(s2s_run.run_dir),
-                                       "--ablate", "kd,angle"])
+    ablated = CliRunner().invoke(cli, [*common, "--name", "no-st", "--teachers", str(s2s_run.run_dir),
+                                       "--ablate", "st,angle"])
     assert ablated.exit_code == 0, ablated.output
-    record = json.loads((tmp_path / "no-kd" / "student" / "metrics.jsonl").read_text().splitlines()[0])
+    record = json.loads((tmp_path / "no-st" / "student" / "metrics.jsonl").read_text().splitlines()[0])
     assert set(record["train"]) - {"loss", "accuracy"} == {"ce", "distance", "semantic"}
     results = json.loads((s2s_run.run_dir / "student" / "results.json").read_text())
     assert set(results["final"]["test"]) == {"gyro"}

@@ -121,7 +121,7 @@ def test_a_raw_signal_study_names_its_networks_runs_variants_and_reuses_runs(tra
     rows = {r["key"]: r for r in report["rows"]}
     assert rows["sakdn.teachers_fused"]["model"] == "SAKDN sensor teachers (raw-signal ResNet-1D, logits averaged, fused)"
     variant = yaml.safe_load((tmp_path / "study" / "s2s-student-gyro-kd1-s0" / "config.yaml").read_text())["options"]
-    assert (variant["alpha"], variant["gamma"]) == (1, 0) and variant["student_modality"] == "gyro"
+    assert (variant["weights"]["st"], variant["weights"]["semantic"]) == (1, 0) and variant["student_modality"] == "gyro"
     assert rows["s2s.gyro.student-kd1"]["model"].endswith("(raw-signal ResNet-1D + DASK) (kd1)")
     assert {g["student"]: g["baseline"] for g in report["gains"]}["s2s.gyro.student-kd1"] == "s2s.gyro.baseline"
     config_path = tmp_path / "study" / "s2s-baseline-gyro-s0" / "config.yaml"

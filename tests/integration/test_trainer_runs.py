@@ -62,7 +62,7 @@ def test_sensor2vision_writes_every_run_file(sakdn_run):
     assert set(teachers["test"]["heads"]) == {"fused", "acc", "gyro"}
     assert {"accuracy", "macro_f1"} <= set(teachers["val"])
     assert _logged_terms(sakdn_run / "teachers") == {"ce", "ce_fused", "semantic"}
-    assert _logged_terms(sakdn_run / "student") == {"ce", "st", "gsdm", "sp"}
+    assert _logged_terms(sakdn_run / "student") == {"ce", "st", "gsdm", "semantic"}
     table = (sakdn_run / "results.md").read_text()
     assert "SAKDN student" in table and "sensor teachers" in table and "classical: random forest" in table
 
@@ -71,7 +71,7 @@ def test_vision2sensor_writes_every_run_file(vskd_run):
     for stage in ("teachers", "student"):
         assert (vskd_run / stage / "best.pt").is_file() and (vskd_run / stage / "curves.png").is_file()
     assert _logged_terms(vskd_run / "teachers") == {"ce"}
-    assert _logged_terms(vskd_run / "student") == {"ce", "kd", "distance", "angle", "semantic"}
+    assert _logged_terms(vskd_run / "student") == {"ce", "st", "distance", "angle", "semantic"}
     assert set(_metrics(vskd_run / "student")[0]["test"]) >= {"accuracy", "macro_f1"}
 
 
@@ -91,9 +91,9 @@ def test_teachers_stay_frozen_during_a_student_epoch(trainer_utd_store, sakdn_ru
 
 
 @pytest.mark.parametrize("mode, ablate, kd, expected", [
-    ("sensor2vision", ("gsdm", "sp"), None, {"ce", "st"}),
+    ("sensor2vision", ("gsdm", "semantic"), None, {"ce", "st"}),
     ("sensor2vision", (), "at", {"ce", "kd_at"}),
-    ("vision2sensor", ("distance",), None, {"ce", "kd", "angle", "semantic"}),
+    ("vision2sensor", ("distance",), None, {"ce", "st", "angle", "semantic"}),
     ("vision2sensor", (), "rkd", {"ce", "kd_rkd"}),
 ])
 def test_ablate_and_kd_switch_the_logged_terms(trainer_utd_store, runs, sakdn_run, vskd_run, mode, ablate, kd,

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from cli import cli
 from pipeline.config import load_dataset
 from pipeline.store import open_store
-from training.data.loaders import UNLABELLED, Needs, build_data, select
-from training.distill.losses import build_loss, labelled_cross_entropy
+from training.data.loaders import UNLABELLED, build_data, select
+from training.distill.losses import labelled_cross_entropy
 from training.engine.trainer import Context, fit, seed_everything
 from training.models.archs import Raw1DArch
 from training.recipes import build_stage, stage_data_options
@@ -25,6 +25,9 @@ from training.recipes.vskd import VskdStudent
 from training.run.config import resolve_options
 from training.run.study import StudyPlan, run_study
 from training.run.train import run_training
+
+from trainer_helpers import SensorFromSensor
+
 
 UTD = "synthetic-utd-mhad"
 TINY = dict(epochs=1, batch_size=4, lr=1e-3, optimizer="adam", crop_size=32, segments=2, backbone="resnet18",
@@ -128,7 +131,7 @@ def test_permuting_the_withheld_labels_changes_nothing(trainer_utd_store, teache
             labels[withheld] = (labels[withheld] + 1) % 3                  # every withheld label changed
         runs.append(_fit_metrics(stage, data, options, tmp_path / f"permuted-{permuted}"))
     assert runs[0] == runs[1]
-    assert {"kd", "distance", "angle", "semantic"} <= set(runs[0][0]["train"])
+    assert {"st", "distance", "angle", "semantic"} <= set(runs[0][0]["train"])
 
 
 def test_labels_of_the_labelled_takes_do_reach_the_loss(trainer_utd_store, teacher_runs, tmp_path):
@@ -190,29 +193,6 @@ def test_a_study_adds_the_unlabelled_student_beside_todays(trainer_utd_store, tm
     assert "distill_unlabelled: true" in config
 
 
-class WristFromHip(DistilledStudent, SensorClassifier):
-    """docs/extending.md: a new distilled student is one class of its own terms (here the soft target
-    of a frozen network on another sensor of the same take)."""
-
-    TERMS = ("kd",)
-
-    def __init__(self, net, modality, arch, teacher, teacher_modality, options):
-        super().__init__(net, modality, arch)
-        self.teacher_modality = teacher_modality
-        self.train_needs = Needs(modalities=(modality, teacher_modality))
-        self.distil_from(teacher, {"kd": options.alpha}, options, (net.tap_names, teacher.tap_names))
-        self.st = build_loss("st", T=options.temperature)
-
-    def student_output(self, batch):
-        return self.net(batch.sensors[self.modality])
-
-    def teacher_output(self, batch):
-        return self.teacher(batch.sensors[self.teacher_modality])
-
-    def method_terms(self, student, teacher, batch):
-        return {"kd": self.st(student, teacher)}
-
-
 def test_a_new_student_written_on_the_base_distils_on_unlabelled_rows(trainer_utd_store, tmp_path):
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
     options = resolve_options(UTD, "sensor2sensor", stage="student", store=trainer_utd_store, alpha=1.0,
@@ -221,12 +201,12 @@ def test_a_new_student_written_on_the_base_distils_on_unlabelled_rows(trainer_ut
     arch = Raw1DArch(num_classes=spec.num_classes, embed_dim=8, modality="gyro", stream_seconds=seconds)
     teacher = Raw1DArch(num_classes=spec.num_classes, embed_dim=8, modality="acc", stream_seconds=seconds).build()
     seed_everything(0)
-    stage = WristFromHip(arch.build(), "gyro", arch, teacher, "acc", options)
+    stage = SensorFromSensor(SensorClassifier(arch.build(), "gyro", arch), teacher, "acc", options)
     data = build_data(store, spec, stage_data_options(stage, options.data), stage.unit, stage.train_needs,
                       stage.eval_needs, 4, torch.device("cpu"), train_fraction=0.5, paired=True)
     before = {k: v.clone() for k, v in stage.teacher.state_dict().items()}
     records = _fit_metrics(stage, data, options, tmp_path)
-    assert set(records[0]["train"]) == {"loss", "accuracy", "ce", "kd"} and records[0]["train"]["kd"] > 0
+    assert set(records[0]["train"]) == {"loss", "accuracy", "ce", "st"} and records[0]["train"]["st"] > 0
     assert all(torch.equal(v, stage.teacher.state_dict()[k]) for k, v in before.items())
 
 

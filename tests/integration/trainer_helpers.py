@@ -4,11 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from pipeline.config import load_dataset
 from pipeline.embeddings import class_tokens
 from pipeline.prepare import PrepareOptions, prepare
 from pipeline.synthetic import write_dataset
+from training.data.loaders import Needs
+from training.distill.losses import build_loss
+from training.options import RunOptions
+from training.recipes.classifiers import SensorClassifier
+from training.recipes.student import DistilledStudent
 
 UTD = "synthetic-utd-mhad"
 MMACT = "synthetic-mmact"
@@ -94,3 +100,27 @@ def ddp_worker(rank: int, world: int, port: int, store_path: Path, out: Path) ->
                 "scored": data.test.rows},
                out / f"rank{rank}.pt")
     dist.destroy_process_group()
+
+
+class SensorFromSensor(DistilledStudent, SensorClassifier):
+    """docs/extending.md: a new distilled student is one class of its own terms; here one sensor's network
+    taught by a network of another sensor of the same take, with the soft target alone (the student of
+    test_extending's "sensor2one" mode)."""
+
+    TERMS = ("st",)
+
+    def __init__(self, baseline: SensorClassifier, teacher: nn.Module, teacher_modality: str, options: RunOptions):
+        super().__init__(baseline.net, baseline.modality, baseline.arch)
+        self.teacher_modality = teacher_modality
+        self.train_needs = Needs(modalities=(baseline.modality, teacher_modality))
+        self.distil_from(teacher, options.weights, options, (baseline.net.tap_names, teacher.tap_names))
+        self.st = build_loss("st", T=options.temperature)
+
+    def student_output(self, batch):
+        return self.net(batch.sensors[self.modality])
+
+    def teacher_output(self, batch):
+        return self.teacher(batch.sensors[self.teacher_modality])
+
+    def method_terms(self, student, teacher, batch):
+        return {"st": self.st(student, teacher)}

@@ -50,4 +50,4 @@ def test_every_demo_setting_is_a_train_option_of_both_methods(mode, tmp_path):
     options = resolve_options(DATASET, mode, **{**demo.overrides(tmp_path / "store.zarr"), **demo.fraction_overrides(),
                                                 **demo.variants["t4"]})
     assert options.student.epochs == demo.fraction_epochs and options.val_every == demo.val_every
-    assert (options.alpha, options.temperature) == (demo.alpha, 4.0)
+    assert (options.weights["st"], options.temperature) == (demo.soft_target, 4.0)

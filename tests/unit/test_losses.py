@@ -182,7 +182,7 @@ def test_dask_is_weighted_sum_and_switches_remove_terms():
     assert no_a == pytest.approx(full - beta * ang, rel=1e-5)
     assert no_s == pytest.approx(full - gamma * sem, rel=1e-5)
     assert only_kd == pytest.approx(alpha * kd, rel=1e-5)
-    assert set(DASK(angle=False).terms(s, t)) == {"kd", "distance", "semantic"}
+    assert set(DASK(angle=False).terms(s, t)) == {"st", "distance", "semantic"}
 
 
 # ------------------------------------------------------------------ registry and gradient isolation

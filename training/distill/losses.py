@@ -399,19 +399,19 @@ class DASK(nn.Module):
         self.per_teacher = per_teacher
 
     def terms(self, student: NetOutput, teacher: NetOutput) -> dict[str, Tensor]:
-        """The unweighted terms that are switched on: kd, distance, angle, semantic."""
+        """The unweighted terms that are switched on: st (the soft target), distance, angle, semantic."""
         s = getattr(student, self.feature)
-        terms = {"kd": ("logits", lambda t: soft_target_loss(student.logits, t, self.T)),
+        terms = {"st": ("logits", lambda t: soft_target_loss(student.logits, t, self.T)),
                  "distance": (self.feature, lambda t: rkd_distance_loss(s, t)),
                  "angle": (self.feature, lambda t: rkd_angle_loss(s, t)),
                  "semantic": ("embedding", lambda t: semantic_loss(student.embedding, t))}
-        switched = {"kd": True, "distance": self.distance, "angle": self.angle, "semantic": self.semantic}
+        switched = {"st": True, "distance": self.distance, "angle": self.angle, "semantic": self.semantic}
         return {name: _mean_over_teachers(teacher, field, self.per_teacher, term)
                 for name, (field, term) in terms.items() if switched[name]}
 
     def forward(self, student: NetOutput, teacher: NetOutput, **context) -> Tensor:
         t = self.terms(student, teacher)
-        loss = self.alpha * t["kd"]
+        loss = self.alpha * t["st"]
         if "distance" in t:
             loss = loss + self.beta * t["distance"]
         if "angle" in t:

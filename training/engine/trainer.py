@@ -388,11 +388,7 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
             out: StepOutput = model(batch)
         if step == 1 and probe_gradients:
             grad_norms = term_gradient_norms(out.terms, params)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if options.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, options.grad_clip)
-        optimizer.step()
+        _optimizer_step(out.loss, optimizer, params, options.grad_clip)
         n = len(batch)
         for name, value in {"loss": out.loss, **out.terms}.items():
             totals[name] = totals.get(name, 0.0) + value.detach().double() * n
@@ -410,20 +406,39 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     if ctx.device.type == "cuda":
         torch.cuda.synchronize(ctx.device)
     seconds = time.perf_counter() - started
+    terms, accuracy, seen_all = _epoch_means(totals, torch.stack([torch.tensor(float(seen), dtype=torch.float64,
+                                                                               device=ctx.device), correct, scored]),
+                                             stage, ctx)
+    _check_finite(terms.get("loss", 0.0), terms, epoch)
+    return EpochStats(terms=terms, accuracy=accuracy, samples=seen_all, seconds=seconds, data_seconds=clock[0],
+                      grad_norms=grad_norms)
+
+
+def _optimizer_step(loss: Tensor, optimizer: torch.optim.Optimizer, params: list[Tensor], grad_clip: float) -> None:
+    """Backward and one optimiser step; the global gradient norm clipped to grad_clip when it is > 0."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+
+
+def _epoch_means(totals: dict[str, Tensor], counts: Tensor, stage: Stage, ctx: Context
+                 ) -> tuple[dict[str, float], float, int]:
+    """Every rank's sums added up (DDP; BN buffers then broadcast from rank 0, so every rank evaluates the
+    same model) -> (each term's mean over rows, accuracy over labelled rows, rows seen). `counts`:
+    (rows seen, correct labelled rows, labelled rows)."""
     names = sorted(totals)
-    stats = torch.stack([torch.tensor(float(seen), dtype=torch.float64, device=ctx.device), correct, scored,
-                         *[totals[k] for k in names]])
+    stats = torch.cat([counts, torch.stack([totals[k] for k in names])]) if names else counts
     if ctx.world > 1:
         stats = stats if dist.get_backend() == "nccl" else stats.cpu()
         dist.all_reduce(stats)
-        for buffer in stage.buffers():  # BN statistics: rank 0's, so every rank evaluates the same model
+        for buffer in stage.buffers():
             dist.broadcast(buffer, src=0)
     stats = stats.cpu()
-    seen_all = max(int(stats[0]), 1)
-    terms = {k: float(v) / seen_all for k, v in zip(names, stats[3:].tolist())}
-    _check_finite(terms.get("loss", 0.0), terms, epoch)
-    return EpochStats(terms=terms, accuracy=float(stats[1]) / max(float(stats[2]), 1.0), samples=seen_all,
-                      seconds=seconds, data_seconds=clock[0], grad_norms=grad_norms)
+    seen = max(int(stats[0]), 1)
+    terms = {k: float(v) / seen for k, v in zip(names, stats[3:].tolist())}
+    return terms, float(stats[1]) / max(float(stats[2]), 1.0), seen
 
 
 @dataclass

@@ -5,14 +5,15 @@ streams) of every sensor modality.
 Stage 2 ("student"): TRN on the clip, the teachers frozen (eval mode, no_grad) on the sensor
 inputs of the clip's own take:
 
-    L = CE + alpha * ST + beta * GSDM + gamma * SP
-    ST   = 1/m sum_k T^2 KL(softmax(t_k/T) || softmax(s/T))              (per-teacher soft targets)
-    GSDM = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5  (training.distill.gsdm; raw-signal
-           teachers: their block1..4 against the last four TRN taps)
-    SP   = 1/m sum_k MSE(student embedding, fc7_k)                       (semantic preserving)
+    L = CE + w_st * ST + w_gsdm * GSDM + w_semantic * SEMANTIC      (Table I: alpha, beta, gamma)
+    ST       = 1/m sum_k T^2 KL(softmax(t_k/T) || softmax(s/T))            (per-teacher soft targets)
+    GSDM     = graph-guided map distance of TRN.gsdm_taps vs VGG block1..5 (training.distill.gsdm;
+               raw-signal teachers: their block1..4 against the last four TRN taps)
+    SEMANTIC = 1/m sum_k MSE(student embedding, fc7_k)    (the paper's SP, "semantic preserving")
 
-`--ablate st,gsdm,sp` drops a term (it is then neither computed nor logged), `--ablate spamfm`
-trains the teachers without fusion; `--kd NAME` replaces ST + GSDM + SP by one baseline of the
+The weights are `--weight st=...,gsdm=...,semantic=...` (RunOptions.weights). `--ablate
+st,gsdm,semantic` drops a term (it is then neither computed nor logged), `--ablate spamfm`
+trains the teachers without fusion; `--kd NAME` replaces ST + GSDM + SEMANTIC by one baseline of the
 LOSSES registry, weighted by kd_weight; `--kd none` trains the video baseline (CE only, no teacher).
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ from training.recipes.student import DistilledStudent
 class SakdnStudent(DistilledStudent, VideoClassifier):
     """TRN student with frozen SensorTeachers; terms as in the module docstring."""
 
-    TERMS = ("st", "gsdm", "sp")
+    TERMS = ("st", "gsdm", "semantic")
 
     def __init__(self, net: TRN, arch: TRNArch, teachers: SensorTeachers, teacher_arch: SensorTeachersArch,
                  class_embedding: Tensor, options: RunOptions):
@@ -58,13 +59,13 @@ class SakdnStudent(DistilledStudent, VideoClassifier):
         self.train_needs = Needs(video=True, modalities=tuple(teachers.modalities))
         self.gaf_size, self.stream_seconds = teacher_arch.gaf_size, teacher_arch.stream_seconds
         teacher_taps = teachers.nets[teachers.modalities[0]].tap_names  # VGG block1..5, raw block1..4
-        self.distil_from(teachers, {"st": options.alpha, "gsdm": options.beta, "sp": options.gamma}, options,
+        self.distil_from(teachers, options.weights, options,
                          (net.gsdm_taps, [f"{m}.{tap}" for m in teachers.modalities for tap in teacher_taps]))
         if options.kd is None:
             self.st = build_loss("st", T=options.temperature)
             self.gsdm = build_loss("gsdm", class_embedding=class_embedding, teacher_taps=teacher_taps,
                                    student_taps=net.gsdm_taps[len(net.gsdm_taps) - len(teacher_taps):])
-            self.sp = build_loss("semantic")
+            self.semantic = build_loss("semantic")
 
     def student_output(self, batch: Batch) -> NetOutput:
         return self.net(batch.video)
@@ -79,8 +80,8 @@ class SakdnStudent(DistilledStudent, VideoClassifier):
         if "gsdm" in self.weights:
             terms["gsdm"] = self.gsdm(student, teacher, student_ablated=ablated_forward(self.net, batch.video),
                                       teacher_ablated=ablated_forward(self.teacher, batch.sensors))
-        if "sp" in self.weights:
-            terms["sp"] = self.sp(student, teacher)
+        if "semantic" in self.weights:
+            terms["semantic"] = self.semantic(student, teacher)
         return terms
 
 

@@ -8,12 +8,13 @@ GAF images of the SAME take (every batch row is one take), and the fused teacher
 With --sensor-encoder raw, teachers and student are raw-signal ResNet-1Ds on the streams, on the
 teachers' time grid:
 
-    L = CE + DASK,  DASK = alpha * KD_T + beta * (L_distance + L_angle) + gamma * L_semantic
+    L = CE + DASK,  DASK = w_st * KD_T + w_distance * L_distance + w_angle * L_angle + w_semantic * L_semantic
+    (Table I: alpha the soft target, beta both RKD terms, gamma the semantic term)
     KD_T       = T^2 KL(softmax(t/T) || softmax(s/T)),   t = the fused logits (mean over teachers)
     L_distance, L_angle = RKD distance / angle between the student's and the fused embedding
     L_semantic = MSE(student fc0, fused fc7)
 
-`--ablate kd,distance,angle,semantic` drops a term; `--kd NAME` replaces DASK by one baseline of the
+`--ablate st,distance,angle,semantic` drops a term; `--kd NAME` replaces DASK by one baseline of the
 LOSSES registry (st, sp, rkd, at, ...); `--kd none` trains the single-sensor baseline (CE only).
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ from training.options import KD_NONE, RunOptions
 from training.recipes.classifiers import SensorClassifier
 from training.recipes.common import RecipeError, load_frozen, teachers_run
 from training.recipes.student import DistilledStudent
-from training.recipes.vskd import DASK_TERMS, dask_switches, dask_weights, distilled_title, student_network
+from training.recipes.vskd import DASK_TERMS, dask_switches, distilled_title, student_network
 
 
 class SensorStudent(DistilledStudent, SensorClassifier):
@@ -50,7 +51,7 @@ class SensorStudent(DistilledStudent, SensorClassifier):
         self.train_needs = Needs(modalities=tuple(dict.fromkeys((modality, *teachers.modalities))))
         depth = len(net.tap_names)  # the teachers' last taps, as deep as the student's
         teacher_taps = [f"{m}.{tap}" for m in teachers.modalities for tap in teachers.nets[m].tap_names[-depth:]]
-        self.distil_from(teachers, dask_weights(options), options, (net.tap_names, teacher_taps))
+        self.distil_from(teachers, options.weights, options, (net.tap_names, teacher_taps))
         if options.kd is None:
             self.dask = build_loss("dask", T=options.temperature, per_teacher=False, **dask_switches(options))
 

@@ -5,7 +5,8 @@ Stage 1 ("teachers"): VideoClassifier (TRN, CE) on the clips.
 Stage 2 ("student"): ResNet18 on the GAF images of `student_modality`; each training take is
 paired with one of ITS clips (random in training), which the frozen teacher sees:
 
-    L = CE + DASK,  DASK = alpha * KD_T + beta * (L_distance + L_angle) + gamma * L_semantic
+    L = CE + DASK,  DASK = w_st * KD_T + w_distance * L_distance + w_angle * L_angle + w_semantic * L_semantic
+    (Table I: alpha the soft target, beta both RKD terms, gamma the semantic term)
     KD_T      = T^2 KL(softmax(t/T) || softmax(s/T))
     L_distance, L_angle = RKD distance / angle (smooth-L1) between the embeddings
     L_semantic = MSE(student fc0, teacher semantic feature)
@@ -42,7 +43,7 @@ from training.recipes.common import (
 )
 from training.recipes.student import DistilledStudent
 
-DASK_TERMS = ("kd", "distance", "angle", "semantic")  # soft target, RKD distance and angle, semantic
+DASK_TERMS = ("st", "distance", "angle", "semantic")  # soft target, RKD distance and angle, semantic
 
 
 class VskdStudent(DistilledStudent, SensorClassifier):
@@ -55,7 +56,7 @@ class VskdStudent(DistilledStudent, SensorClassifier):
         super().__init__(net, modality, arch)
         self.train_needs = Needs(video=True, modalities=(modality,))
         self.video_arch = teacher_arch
-        self.distil_from(teacher, dask_weights(options), options, (net.tap_names, teacher.gsdm_taps[1:]))
+        self.distil_from(teacher, options.weights, options, (net.tap_names, teacher.gsdm_taps[1:]))
         if options.kd is None:
             self.dask = build_loss("dask", T=options.temperature, **dask_switches(options))
 
@@ -67,11 +68,6 @@ class VskdStudent(DistilledStudent, SensorClassifier):
 
     def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
         return self.dask.terms(student, teacher)
-
-
-def dask_weights(options: RunOptions) -> dict[str, float]:
-    """DASK's term weights (VSKD Eq. 9): alpha the soft target, beta both RKD terms, gamma the semantic term."""
-    return {"kd": options.alpha, "distance": options.beta, "angle": options.beta, "semantic": options.gamma}
 
 
 def dask_switches(options: RunOptions) -> dict[str, bool]:

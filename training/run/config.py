@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import yaml
 
-from pipeline.config import DatasetSpec, load_dataset
+from pipeline.config import TABLE_I_WEIGHTS, DatasetSpec, load_dataset, named_weights
 from pipeline.store import Store
 from training.distill.losses import KD_BASELINES
 from training.engine.logs import tensorboard_available
@@ -42,7 +42,9 @@ def resolve_options(dataset: str, mode: str, preset: str | None = None, base: Ru
 
     An OptimOptions field (epochs, lr, ...) applies to both stages; prefix it with `teacher_` or
     `student_` to set one stage only. The prefixed (more specific) value wins over the plain one
-    whatever their order. DataOptions fields (protocol, crop_size, ...) go to `data`.
+    whatever their order. DataOptions fields (protocol, crop_size, ...) go to `data`. Loss weights
+    come as `weights` ({term: weight}) or as Table I's `alpha`, `beta`, `gamma` (pipeline.config.named_weights),
+    on top of the dataset's (or the base run's) weights.
     """
     check_registered(mode, tuple(RECIPES), "--mode")
     spec = load_dataset(dataset)
@@ -52,6 +54,7 @@ def resolve_options(dataset: str, mode: str, preset: str | None = None, base: Ru
                            f"(declared: {', '.join(spec.presets) or 'none'})")
     given = {**(spec.presets[preset] if preset else {}),
              **{key: value for key, value in overrides.items() if value is not None}}
+    run["weights"] = _weights(given, run["weights"])
     for key, value in sorted(given.items(), key=lambda item: _is_stage_specific(item[0])):
         if key in OPTIM_FIELDS:
             for stage in stages.values():
@@ -72,6 +75,17 @@ def resolve_options(dataset: str, mode: str, preset: str | None = None, base: Ru
     return options
 
 
+def _weights(given: dict[str, Any], start: dict[str, float]) -> dict[str, float]:
+    """Take the loss-weight settings out of `given` (`weights` and Table I's aliases) and return `start`
+    with them on top; a term named beside its alias wins."""
+    settings = {**(given.pop("weights", None) or {}),
+                **{alias: given.pop(alias) for alias in TABLE_I_WEIGHTS if alias in given}}
+    try:
+        return named_weights(settings, start)
+    except ValueError as error:
+        raise OptionsError(f"--weight: {error}") from None
+
+
 def _starting_point(spec: DatasetSpec, mode: str, base: RunOptions | None
                     ) -> tuple[dict[str, OptimOptions], DataOptions, dict[str, Any]]:
     """The stages, data options and run fields that overrides start from: `base` as it was run
@@ -79,13 +93,12 @@ def _starting_point(spec: DatasetSpec, mode: str, base: RunOptions | None
     if base is None:
         recipe = RECIPES[mode]
         stages = {side: OptimOptions.from_defaults(getattr(spec, side), *recipe.optimizers[side]) for side in STAGE_SIDES}
-        weights = spec.loss_weights
-        return stages, DataOptions(), {"alpha": weights["alpha"], "beta": weights["beta"], "gamma": weights["gamma"],
-                                       "dropout": recipe.trn_dropout}
+        return stages, DataOptions(), {"weights": dict(spec.loss_weights), "dropout": recipe.trn_dropout}
     if (base.dataset, base.mode) != (spec.name, mode):
         raise OptionsError(f"--config trained {base.mode} on {base.dataset}; it cannot start a {mode} run on {spec.name}")
     stages = {side: dataclasses.replace(getattr(base, side)) for side in STAGE_SIDES}
     run = {name: getattr(base, name) for name in RUN_FIELDS - {"dataset", "mode"}}
+    run["weights"] = dict(base.weights)
     return stages, dataclasses.replace(base.data), {**run, "resume": False, "overwrite": False}
 
 

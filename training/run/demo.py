@@ -81,7 +81,7 @@ class DemoOptions:
     fraction: float = 0.05  # the students' labelled share: one take per class (the teachers see all)
     fraction_epochs: int = 100  # students and their baselines: an epoch of 10 labelled takes is 1 step of 6
     val_every: int = 10  # students and baselines: scoring val after each 1-step epoch cost twice the training
-    alpha: float = 1.0  # soft-target weight (the papers: 0.1)
+    soft_target: float = 1.0  # the soft target's weight, --weight st (Table I's alpha: 0.1)
     temperature: float = 1.0  # of the soft targets (the papers: 4)
     batch_size: int = 6
     lr: float = 1e-3  # every network (Adam)
@@ -117,8 +117,8 @@ class DemoOptions:
                     batch_size=self.batch_size, epochs=epochs, lr=self.lr, lr_step=self.lr_step(epochs),
                     teacher_epochs=teacher_epochs, teacher_lr=self.teacher_lr,
                     teacher_lr_step=self.lr_step(teacher_epochs), lr_gamma=0.1, optimizer="adam",
-                    weight_decay=0.0, alpha=self.alpha, temperature=self.temperature, test_every=0, device="cpu",
-                    threads=self.threads, progress=self.progress)
+                    weight_decay=0.0, weights={"st": self.soft_target}, temperature=self.temperature, test_every=0,
+                    device="cpu", threads=self.threads, progress=self.progress)
 
 
 def synthesise(options: DemoOptions, root: Path) -> Path:
