@@ -448,21 +448,7 @@ def prepare(options: PrepareOptions) -> PrepareReport:
     from pipeline.embeddings import class_table_source_id, embedding_source_id
 
     started = time.perf_counter()
-    try:
-        spec = load_dataset(options.dataset)
-    except KeyError as error:
-        raise PrepareError(str(error.args[0])) from None
-    except DatasetsError as error:
-        raise PrepareError(str(error)) from None
-    _check_options(options, spec)
-    root = Path(options.root) if options.root is not None else spec.root
-    if root.exists() and not root.is_dir():
-        raise PrepareError(f"{root}: --root must be the raw dataset folder of {spec.name}, and this is a file")
-    if not root.is_dir():
-        raise PrepareError(f"{root}: raw dataset folder of {spec.name} not found "
-                           f"(pass --root or set {spec.raw.get('root_env', 'the root_env variable')})")
-    if Path(options.cache).exists() and not Path(options.cache).is_dir():
-        raise PrepareError(f"{options.cache}: --cache must be a folder, and this is a file")
+    spec, root = _checked_request(options)
     selection = select_records(options, spec, root)
     if options.class_embedding is not None and not Path(options.class_embedding).is_file():
         raise PrepareError(f"{options.class_embedding}: class embedding file not found")
@@ -488,15 +474,7 @@ def prepare(options: PrepareOptions) -> PrepareReport:
             _create(store_path, spec, options, selection, root, config, digest, records_digest)
         tasks, totals, skipped = _pending_tasks(settings, selection, options)
         if tasks:
-            try:
-                _run_graph(tasks, totals, options.scheduler, options.workers, options.progress)
-            except PrepareError:
-                raise
-            except Exception as error:  # a task crashed outside a recording (disk full, lost worker, ...)
-                raise PrepareError(
-                    f"a prepare task failed ({type(error).__name__}: {' '.join(str(error).split())[:300]}); "
-                    "finished blocks are kept: run prepare again to resume"
-                ) from error
+            _run_resumable(tasks, totals, options)
         zstore.mark_complete(store_path)
         failed = _collect_failures(store_path)
 
@@ -506,6 +484,40 @@ def prepare(options: PrepareOptions) -> PrepareReport:
         missing_modalities=selection.missing, problems=selection.problems, blocks_run=len(tasks),
         blocks_skipped=skipped, seconds=time.perf_counter() - started, failed=failed,
     )
+
+
+def _checked_request(options: PrepareOptions) -> tuple[DatasetSpec, Path]:
+    """The dataset's spec and the raw root to read, or a one-line PrepareError for a request that cannot run."""
+    try:
+        spec = load_dataset(options.dataset)
+    except KeyError as error:
+        raise PrepareError(str(error.args[0])) from None
+    except DatasetsError as error:
+        raise PrepareError(str(error)) from None
+    _check_options(options, spec)
+    root = Path(options.root) if options.root is not None else spec.root
+    if root.exists() and not root.is_dir():
+        raise PrepareError(f"{root}: --root must be the raw dataset folder of {spec.name}, and this is a file")
+    if not root.is_dir():
+        raise PrepareError(f"{root}: raw dataset folder of {spec.name} not found "
+                           f"(pass --root or set {spec.raw.get('root_env', 'the root_env variable')})")
+    if Path(options.cache).exists() and not Path(options.cache).is_dir():
+        raise PrepareError(f"{options.cache}: --cache must be a folder, and this is a file")
+    return spec, root
+
+
+def _run_resumable(tasks: list, totals: dict, options: PrepareOptions) -> None:
+    """The Dask graph of the pending blocks; a crash outside a recording (disk full, lost worker, ...) is one
+    PrepareError line, the finished blocks kept for the next run."""
+    try:
+        _run_graph(tasks, totals, options.scheduler, options.workers, options.progress)
+    except PrepareError:
+        raise
+    except Exception as error:
+        raise PrepareError(
+            f"a prepare task failed ({type(error).__name__}: {' '.join(str(error).split())[:300]}); "
+            "finished blocks are kept: run prepare again to resume"
+        ) from error
 
 
 def _class_embedding(spec: DatasetSpec, options: PrepareOptions, source: str) -> tuple[np.ndarray, dict]:

@@ -61,90 +61,98 @@ def _has_frames(folder: Path) -> bool:
 
 def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = None) -> Scan:
     """Takes from accelerometer files and camera folders, paired by (S, A, R); frame folders are not listed."""
-    root = Path(root)
-    wanted = requested_modalities(spec, modalities)
-    problems: list[str] = []
-    sensor_files: dict[str, dict[str, Path]] = {}
-    clip_folders: dict[tuple[str, int], Path] = {}
-    time_files: dict[str, Path] = {}
-    ids: dict[str, tuple[int, int, int]] = {}
-    found_modalities: set[str] = set()
+    found = _BerkeleyScan(spec, requested_modalities(spec, modalities))
+    for folder, entry in walk_files(Path(root), found.prune):
+        found.add_text_file(folder / entry.name)
+    return found.result()
 
-    def label_ok(where: Path, action: int) -> bool:
-        if 1 <= action <= spec.num_classes:
+
+class _BerkeleyScan:
+    """What one walk of a Berkeley-MHAD tree finds: `prune` records camera folders as clips (never
+    descending into their frames), `add_text_file` records accelerometer and time-stamp files, and
+    `result` pairs them by take key. Every skipped path adds one line to `problems`."""
+
+    def __init__(self, spec: DatasetSpec, wanted: Collection[str]):
+        self.spec, self.wanted = spec, wanted
+        self.problems: list[str] = []
+        self.sensor_files: dict[str, dict[str, Path]] = {}
+        self.clip_folders: dict[tuple[str, int], Path] = {}
+        self.time_files: dict[str, Path] = {}
+        self.ids: dict[str, tuple[int, int, int]] = {}
+        self.found_modalities: set[str] = set()
+
+    def label_ok(self, where: Path, action: int) -> bool:
+        if 1 <= action <= self.spec.num_classes:
             return True
-        problems.append(f"{where}: action A{action:02d} outside A01..A{spec.num_classes:02d} (skipped)")
+        self.problems.append(f"{where}: action A{action:02d} outside A01..A{self.spec.num_classes:02d} (skipped)")
         return False
 
-    def prune(folder: Path, child: str) -> bool:
+    def prune(self, folder: Path, child: str) -> bool:
         """Never descend into frame folders (thousands of files); record them as clips instead."""
         if NON_TAKE.search(child):
             return True
         repetition = index_of(r"r(\d+)", child)
         if repetition is None:
             if _camera_chain(folder, 3) is not None and index_of(r"a(\d+)", child) is None:
-                problems.append(f"{folder / child}: unexpected folder in a camera tree (skipped)")
+                self.problems.append(f"{folder / child}: unexpected folder in a camera tree (skipped)")
                 return True
             return False
         chain = _camera_chain(folder)
-        if chain is None:
-            return True  # R folders of other sensors (e.g. Kinect) hold frames too
-        cluster, cam, subject, action = chain
-        path = folder / child
-        camera = camera_number(cluster, cam)
-        if camera is None:
-            problems.append(f"{path}: Cluster{cluster:02d}/Cam{cam:02d} is not one of the 12 cameras (skipped)")
-        elif label_ok(path, action):
-            key = take_key(subject, action, repetition)
-            if not _has_frames(path):
-                problems.append(f"{path}: no .pgm frames (skipped)")
-            elif (key, camera) in clip_folders:
-                problems.append(f"{path}: duplicate of {clip_folders[key, camera]} (skipped)")
-            else:
-                clip_folders[key, camera] = path
-                ids[key] = (subject, action, repetition)
+        if chain is not None:  # R folders of other sensors (e.g. Kinect) hold frames too: pruned either way
+            self.add_clip(folder / child, *chain, repetition)
         return True
 
-    for folder, entry in walk_files(root, prune):
-        name = entry.name
-        path = folder / name
-        lower = name.lower()
-        if not lower.endswith(".txt"):
-            continue
-        acc = ACC_PATTERN.fullmatch(name)
-        times = TIMES_PATTERN.fullmatch(name)
-        if acc is not None:
-            shimmer, subject, action, repetition = (int(g) for g in acc.groups())
-            modality = f"acc_h{shimmer:02d}"
-            if modality not in spec.sensors:
-                problems.append(f"{path}: {modality} is not a sensor of {spec.name} (skipped)")
-                continue
-            if modality not in wanted or not label_ok(path, action):
-                continue
-            key = take_key(subject, action, repetition)
-            if not add_sensor_file(sensor_files, key, modality, path, problems):
-                continue
-            found_modalities.add(modality)
-            ids[key] = (subject, action, repetition)
-        elif times is not None:
-            subject, action, repetition = (int(g) for g in times.groups())
-            time_files.setdefault(take_key(subject, action, repetition), path)
-        elif (lower.startswith("acc_") or lower.startswith("time_stamps")) and not NON_TAKE.search(name):
-            problems.append(f"{path}: unexpected accelerometer or time-stamp file name (skipped)")
+    def add_clip(self, path: Path, cluster: int, cam: int, subject: int, action: int, repetition: int) -> None:
+        camera = camera_number(cluster, cam)
+        if camera is None:
+            self.problems.append(f"{path}: Cluster{cluster:02d}/Cam{cam:02d} is not one of the 12 cameras (skipped)")
+            return
+        if not self.label_ok(path, action):
+            return
+        key = take_key(subject, action, repetition)
+        if not _has_frames(path):
+            self.problems.append(f"{path}: no .pgm frames (skipped)")
+        elif (key, camera) in self.clip_folders:
+            self.problems.append(f"{path}: duplicate of {self.clip_folders[key, camera]} (skipped)")
+        else:
+            self.clip_folders[key, camera] = path
+            self.ids[key] = (subject, action, repetition)
 
-    takes = []
-    for key in sorted(ids):
-        subject, action, repetition = ids[key]
-        files = {m: sensor_files[key][m] for m in wanted if m in sensor_files.get(key, {})}
-        takes.append(Take(key=key, label=action - 1, subject=subject, trial=repetition, sensor_files=files))
-    clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(clip_folders.items())]
-    return Scan(
-        takes=takes,
-        clips=clips,
-        problems=problems,
-        missing_modalities=[m for m in wanted if m not in found_modalities],
-        frame_time_files={k: v for k, v in sorted(time_files.items()) if k in ids},
-    )
+    def add_text_file(self, path: Path) -> None:
+        """An accelerometer file (a take's stream), a camera time-stamp file, or a problem line."""
+        name, lower = path.name, path.name.lower()
+        if not lower.endswith(".txt"):
+            return
+        acc, times = ACC_PATTERN.fullmatch(name), TIMES_PATTERN.fullmatch(name)
+        if acc is not None:
+            self.add_sensor_file(path, *(int(g) for g in acc.groups()))
+        elif times is not None:
+            self.time_files.setdefault(take_key(*(int(g) for g in times.groups())), path)
+        elif (lower.startswith("acc_") or lower.startswith("time_stamps")) and not NON_TAKE.search(name):
+            self.problems.append(f"{path}: unexpected accelerometer or time-stamp file name (skipped)")
+
+    def add_sensor_file(self, path: Path, shimmer: int, subject: int, action: int, repetition: int) -> None:
+        modality = f"acc_h{shimmer:02d}"
+        if modality not in self.spec.sensors:
+            self.problems.append(f"{path}: {modality} is not a sensor of {self.spec.name} (skipped)")
+            return
+        if modality not in self.wanted or not self.label_ok(path, action):
+            return
+        key = take_key(subject, action, repetition)
+        if add_sensor_file(self.sensor_files, key, modality, path, self.problems):
+            self.found_modalities.add(modality)
+            self.ids[key] = (subject, action, repetition)
+
+    def result(self) -> Scan:
+        takes = []
+        for key in sorted(self.ids):
+            subject, action, repetition = self.ids[key]
+            files = {m: self.sensor_files[key][m] for m in self.wanted if m in self.sensor_files.get(key, {})}
+            takes.append(Take(key=key, label=action - 1, subject=subject, trial=repetition, sensor_files=files))
+        clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(self.clip_folders.items())]
+        return Scan(takes=takes, clips=clips, problems=self.problems,
+                    missing_modalities=[m for m in self.wanted if m not in self.found_modalities],
+                    frame_time_files={k: v for k, v in sorted(self.time_files.items()) if k in self.ids})
 
 
 def _read_table(path: Path, columns: int, layout: str) -> np.ndarray:

@@ -39,74 +39,85 @@ def _location(parts: tuple[str, ...]) -> tuple[int, int, int] | None:
 
 def scan(root: Path, spec: DatasetSpec, modalities: Collection[str] | None = None) -> Scan:
     """Takes keyed by subject/scene/session/action, from sensor CSVs and videos; unknown actions are problems."""
-    wanted = requested_modalities(spec, modalities)
-    class_index = {name.lower(): i for i, name in enumerate(spec.classes)}
-    problems: list[str] = []
-    sensor_files: dict[str, dict[str, Path]] = {}
-    videos: dict[tuple[str, int], Path] = {}
-    ids: dict[str, tuple[int, int, int, int]] = {}
-    found_modalities: set[str] = set()
-
-    def identify(path: Path, location: tuple[int, int, int] | None, what: str) -> tuple[str, tuple] | None:
-        """(take key, (label, subject, scene, session)) of a file, or None with a problem line."""
-        if location is None:
-            problems.append(f"{path}: {what} not under subject{{N}}/scene{{M}}/session{{P}}/ (skipped)")
-            return None
-        action = path.stem.lower()
-        if action not in class_index:
-            problems.append(f"{path}: unknown action {path.stem!r} (skipped)")
-            return None
-        subject, scene, session = location
-        key = f"subject{subject}/scene{scene}/session{session}/{action}"
-        return key, (class_index[action], subject, scene, session)
-
+    found = _MMActScan(spec, requested_modalities(spec, modalities))
     for folder, entry in walk_files(Path(root)):
         path = folder / entry.name
         suffix = path.suffix.lower()
-        parts = folder.parts
         if suffix == ".csv":
-            sensor = SENSOR_FOLDER.fullmatch(parts[-4]) if len(parts) >= 4 else None
-            if sensor is None:
-                problems.append(f"{path}: CSV not under {SENSOR_LAYOUT} (skipped)")
-                continue
-            modality = sensor.group(1).lower()
-            if modality not in spec.sensors:
-                problems.append(f"{path}: {modality} is not a sensor of {spec.name} (skipped)")
-                continue
-            if modality not in wanted:
-                continue
-            found = identify(path, _location(parts[-3:]), "CSV")
-            if found is None:
-                continue
-            key = found[0]
-            if not add_sensor_file(sensor_files, key, modality, path, problems):
-                continue
-            found_modalities.add(modality)
-            ids[key] = found[1]
+            found.add_csv(path)
         elif suffix == ".mp4":
-            camera = index_of(r"cam(\d+)", parts[-3]) if len(parts) >= 4 else None
-            location = _location((parts[-4], parts[-2], parts[-1])) if camera is not None else None
-            if camera is None or not 1 <= camera <= 4:
-                problems.append(f"{path}: video not under subject{{N}}/cam{{1-4}}/scene{{M}}/session{{P}}/ (skipped)")
-                continue
-            found = identify(path, location, "video")
-            if found is None:
-                continue
-            key = found[0]
-            if (key, camera) in videos:
-                problems.append(f"{path}: duplicate of {videos[key, camera]} (skipped)")
-                continue
-            videos[key, camera] = path
-            ids[key] = found[1]
+            found.add_video(path)
+    return found.result()
 
-    takes = []
-    for key in sorted(ids):
-        label, subject, scene, session = ids[key]
-        files = {m: sensor_files[key][m] for m in wanted if m in sensor_files.get(key, {})}
-        takes.append(Take(key=key, label=label, subject=subject, scene=scene, session=session, sensor_files=files))
-    clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(videos.items())]
-    missing = [m for m in wanted if m not in found_modalities]
-    return Scan(takes=takes, clips=clips, problems=problems, missing_modalities=missing)
+
+class _MMActScan:
+    """What one walk of an MMAct tree finds: `add_csv` records a sensor file, `add_video` a camera's
+    video, both keyed by take (`identify`); `result` pairs them. Every skipped path adds one line to
+    `problems`."""
+
+    def __init__(self, spec: DatasetSpec, wanted: Collection[str]):
+        self.spec, self.wanted = spec, wanted
+        self.class_index = {name.lower(): i for i, name in enumerate(spec.classes)}
+        self.problems: list[str] = []
+        self.sensor_files: dict[str, dict[str, Path]] = {}
+        self.videos: dict[tuple[str, int], Path] = {}
+        self.ids: dict[str, tuple[int, int, int, int]] = {}
+        self.found_modalities: set[str] = set()
+
+    def identify(self, path: Path, location: tuple[int, int, int] | None, what: str) -> tuple[str, tuple] | None:
+        """(take key, (label, subject, scene, session)) of a file, or None with a problem line."""
+        if location is None:
+            self.problems.append(f"{path}: {what} not under subject{{N}}/scene{{M}}/session{{P}}/ (skipped)")
+            return None
+        action = path.stem.lower()
+        if action not in self.class_index:
+            self.problems.append(f"{path}: unknown action {path.stem!r} (skipped)")
+            return None
+        subject, scene, session = location
+        key = f"subject{subject}/scene{scene}/session{session}/{action}"
+        return key, (self.class_index[action], subject, scene, session)
+
+    def add_csv(self, path: Path) -> None:
+        parts = path.parent.parts
+        sensor = SENSOR_FOLDER.fullmatch(parts[-4]) if len(parts) >= 4 else None
+        if sensor is None:
+            self.problems.append(f"{path}: CSV not under {SENSOR_LAYOUT} (skipped)")
+            return
+        modality = sensor.group(1).lower()
+        if modality not in self.spec.sensors:
+            self.problems.append(f"{path}: {modality} is not a sensor of {self.spec.name} (skipped)")
+            return
+        found = self.identify(path, _location(parts[-3:]), "CSV") if modality in self.wanted else None
+        if found is not None and add_sensor_file(self.sensor_files, found[0], modality, path, self.problems):
+            self.found_modalities.add(modality)
+            self.ids[found[0]] = found[1]
+
+    def add_video(self, path: Path) -> None:
+        parts = path.parent.parts
+        camera = index_of(r"cam(\d+)", parts[-3]) if len(parts) >= 4 else None
+        location = _location((parts[-4], parts[-2], parts[-1])) if camera is not None else None
+        if camera is None or not 1 <= camera <= 4:
+            self.problems.append(f"{path}: video not under subject{{N}}/cam{{1-4}}/scene{{M}}/session{{P}}/ (skipped)")
+            return
+        found = self.identify(path, location, "video")
+        if found is None:
+            return
+        key = found[0]
+        if (key, camera) in self.videos:
+            self.problems.append(f"{path}: duplicate of {self.videos[key, camera]} (skipped)")
+            return
+        self.videos[key, camera] = path
+        self.ids[key] = found[1]
+
+    def result(self) -> Scan:
+        takes = []
+        for key in sorted(self.ids):
+            label, subject, scene, session = self.ids[key]
+            files = {m: self.sensor_files[key][m] for m in self.wanted if m in self.sensor_files.get(key, {})}
+            takes.append(Take(key=key, label=label, subject=subject, scene=scene, session=session, sensor_files=files))
+        clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(self.videos.items())]
+        missing = [m for m in self.wanted if m not in self.found_modalities]
+        return Scan(takes=takes, clips=clips, problems=self.problems, missing_modalities=missing)
 
 
 def _first_bad_line(path: Path, data: bytes) -> SourceError:

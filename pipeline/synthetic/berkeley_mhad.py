@@ -112,18 +112,27 @@ def write(out: Path, *, subjects: int, takes: int, classes: Sequence[int] | None
                     summary.n_clips += 1
 
                 summary.n_takes += 1
-                if (subject, label, rep) == no_acc:
-                    continue
-                for shimmer, site in enumerate(SHIMMER_SITES, start=1):
-                    sensor_rng = rng_for(seed, "berkeley-mhad", 2, subject, label, rep, shimmer)
-                    true, logged = packet_times(take.duration, sensor_rng)
-                    acc = sensor_readings(spec, take, style.body, site, true).acc / GRAVITY
-                    acc = add_noise(acc, sensor_rng, sigma=0.008, bias=0.01)
-                    acc = np.clip(np.round(acc / LSB_G) * LSB_G, -2.0, 2.0 - LSB_G)
-                    if shimmer == 1 and (subject, label, rep) == spike:
-                        row = acc.shape[0] // 2
-                        acc[row] = (17.5, -2.0, acc[row, 2])
-                    path = out / "Accelerometer" / f"Shimmer{shimmer:02d}" / f"acc_h{shimmer:02d}_{key}.txt"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(accelerometer_lines(acc, clock + logged))
+                if (subject, label, rep) != no_acc:
+                    _write_shimmers(out, key, spec, take, style.body, clock, (seed, subject, label, rep),
+                                    spike=(subject, label, rep) == spike)
     return summary
+
+
+def _write_shimmers(out: Path, key: str, spec, take, body, clock: float, where: tuple[int, int, int, int],
+                    spike: bool) -> None:
+    """The six Shimmers' accelerometer files of one take: packet times, readings in g with noise, 16-bit
+    quantisation and the +-2 g range; `spike`: Shimmer01 gets one broken packet (17.5 g). `where`:
+    (seed, subject, label, repetition), which seeds each Shimmer's own RNG stream."""
+    seed, subject, label, rep = where
+    for shimmer, site in enumerate(SHIMMER_SITES, start=1):
+        sensor_rng = rng_for(seed, "berkeley-mhad", 2, subject, label, rep, shimmer)
+        true, logged = packet_times(take.duration, sensor_rng)
+        acc = sensor_readings(spec, take, body, site, true).acc / GRAVITY
+        acc = add_noise(acc, sensor_rng, sigma=0.008, bias=0.01)
+        acc = np.clip(np.round(acc / LSB_G) * LSB_G, -2.0, 2.0 - LSB_G)
+        if shimmer == 1 and spike:
+            row = acc.shape[0] // 2
+            acc[row] = (17.5, -2.0, acc[row, 2])
+        path = out / "Accelerometer" / f"Shimmer{shimmer:02d}" / f"acc_h{shimmer:02d}_{key}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(accelerometer_lines(acc, clock + logged))

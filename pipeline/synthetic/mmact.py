@@ -104,19 +104,9 @@ def write(out: Path, *, subjects: int, takes: int, classes: Sequence[int] | None
                 start = START + dt.timedelta(days=subject - 1, minutes=40 * scene + 8 * session,
                                              seconds=20 * label, milliseconds=20 * int(rng.integers(0, 50)))
                 relative = Path(f"subject{subject}") / f"scene{scene}" / f"session{session}" / f"{action}.csv"
-                for modality, lines in sensor_files(spec, take, style.body, rng, start).items():
-                    if modality == "acc_phone" and chosen.get("shuffled") == where:
-                        lines = quirk.shuffle_timestamps(lines, rng)
-                        summary.quirks.append(f"duplicated and out-of-order timestamps in acc_phone_clip/{relative}")
-                    if modality == "gyro" and chosen.get("no_fraction") == where:
-                        lines = quirk.drop_zero_fractions(lines)
-                        summary.quirks.append(f"timestamps without .ffffff in gyro_clip/{relative}")
-                    if modality == "orientation" and chosen.get("empty") == where:
-                        lines = []
-                        summary.quirks.append(f"empty CSV orientation_clip/{relative}")
-                    path = out / "trimmed" / "sensors" / f"{modality}_clip" / relative
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text("".join(lines))
+                quirks_here = {name for name, place in chosen.items() if place == where}
+                lines_of = sensor_files(spec, take, style.body, rng, start)
+                _write_sensor_files(out, relative, lines_of, quirks_here, rng, summary)
                 if action != names[label]:
                     summary.quirks.append(f"capitalised action name {action} (subject{subject} scene{scene} "
                                           f"session{session}): sensor CSVs and videos")
@@ -132,8 +122,27 @@ def write(out: Path, *, subjects: int, takes: int, classes: Sequence[int] | None
                     frames = render_frames(backgrounds[scene], joints, Camera(yaw=CAMERA_YAW[camera]), colours,
                                            SCENE_OCCLUDERS.get(scene))
                     write_video(video, frames, FPS, "libx264", X264_OPTIONS)
-                    if camera == cameras[0] and chosen.get("corrupt") == where:
+                    if camera == cameras[0] and "corrupt" in quirks_here:
                         quirk.corrupt_video(video, rng)
                         summary.quirks.append(f"corrupt video (truncated, garbage tail) {video.relative_to(out)}")
                     summary.n_clips += 1
     return summary
+
+
+def _write_sensor_files(out: Path, relative: Path, lines_of: dict[str, list[str]], quirks_here: set[str],
+                        rng: np.random.Generator, summary: SynthSummary) -> None:
+    """One take's CSV per modality under trimmed/sensors/<modality>_clip/<relative>, with the take's
+    quirks (shuffled phone timestamps, gyro timestamps without fractions, an empty orientation CSV)."""
+    for modality, lines in lines_of.items():
+        if modality == "acc_phone" and "shuffled" in quirks_here:
+            lines = quirk.shuffle_timestamps(lines, rng)
+            summary.quirks.append(f"duplicated and out-of-order timestamps in acc_phone_clip/{relative}")
+        if modality == "gyro" and "no_fraction" in quirks_here:
+            lines = quirk.drop_zero_fractions(lines)
+            summary.quirks.append(f"timestamps without .ffffff in gyro_clip/{relative}")
+        if modality == "orientation" and "empty" in quirks_here:
+            lines = []
+            summary.quirks.append(f"empty CSV orientation_clip/{relative}")
+        path = out / "trimmed" / "sensors" / f"{modality}_clip" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(lines))

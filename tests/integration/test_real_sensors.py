@@ -17,7 +17,8 @@ from training.run.train import open_checked_store, run_training
 DEV = Path(__file__).resolve().parents[3] / "shared" / "real-data" / "berkeley-mhad-dev"
 DATASET = "berkeley-mhad"
 CHANCE = 1 / len(load_dataset(DATASET).classes)
-pytestmark = pytest.mark.skipif(not DEV.is_dir(), reason=f"real Berkeley-MHAD dev files absent ({DEV})")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not DEV.is_dir(), reason=f"real Berkeley-MHAD dev files absent ({DEV})")]
 
 
 @pytest.fixture(scope="module")

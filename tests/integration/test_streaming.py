@@ -128,6 +128,7 @@ def test_chunk_aware_order_keeps_a_batch_within_a_window_of_chunks():
     assert sorted(plain.tolist()) == rows.tolist() and len(np.unique(plain[:16] // 32)) > 2
 
 
+@pytest.mark.slow
 def test_the_gpu_benchmark_runs_on_the_cpu_path(tmp_path):
     """bench/gpu.py end to end at its small sizes: both steps timed and counted, both data paths measured."""
     out = tmp_path / "gpu.json"

@@ -53,6 +53,7 @@ def test_train_fraction_reaches_the_selection(trainer_sensor_store, tmp_path):
     assert selection["rows"]["train"] + selection["rows"]["val"] < full     # half of the non-val training takes
 
 
+@pytest.mark.slow
 def test_two_seed_study_reports_rows_and_paired_gains(trainer_utd_store, tmp_path):
     out = tmp_path / "study.json"
     result = CliRunner().invoke(cli, [
@@ -80,6 +81,7 @@ def test_two_seed_study_reports_rows_and_paired_gains(trainer_utd_store, tmp_pat
     assert again.exit_code == 0 and "training" not in again.output and "reusing" in again.output
 
 
+@pytest.mark.slow
 def test_sensor2sensor_study_gives_each_sensor_a_paired_gain(trainer_utd_store, tmp_path):
     out = tmp_path / "s2s.json"
     result = CliRunner().invoke(cli, [

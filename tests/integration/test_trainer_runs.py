@@ -108,6 +108,7 @@ def _without_timing(records):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
 
 
+@pytest.mark.slow
 def test_resume_and_reruns_repeat_exactly(trainer_utd_store, runs):
     common = dict(mode="vision2sensor", stage="student", kd="none")
     straight = _train(trainer_utd_store, runs, name="straight", epochs=3, **common)
