@@ -156,49 +156,68 @@ def create_store(
     takes: key (str), label, subject, trial, scene, session; clips: take, camera, video (str).
     """
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
-    n_takes, n_clips = len(takes["key"]), len(clips["take"])
-    tb, cb = layout.take_block, layout.clip_block
-
-    take_group = group.create_group("takes")
-    _array(take_group, "key", np.asarray(takes["key"], dtype=str), (tb,), str, "")
-    for column in TAKE_INT_COLUMNS:
-        _array(take_group, column, np.asarray(takes[column], dtype=np.int64), (tb,), np.int64, 0)
-    _array(take_group, "status", np.full(n_takes, PENDING, dtype=object).astype(str), (tb,), str, "")
-    _array(take_group, "error", (n_takes,), (tb,), str, "")
-
-    clip_group = group.create_group("clips")
-    _array(clip_group, "take", np.asarray(clips["take"], dtype=np.int64), (cb,), np.int64, 0)
-    _array(clip_group, "camera", np.asarray(clips["camera"], dtype=np.int64), (cb,), np.int64, 0)
-    _array(clip_group, "video", np.asarray(clips["video"], dtype=str), (cb,), str, "")
-    _array(clip_group, "nframes", (n_clips,), (cb,), np.int64, 0)
-    _array(clip_group, "status", np.full(n_clips, PENDING, dtype=object).astype(str), (cb,), str, "")
-    _array(clip_group, "error", (n_clips,), (cb,), str, "")
-
+    _create_take_columns(group.create_group("takes"), takes, layout.take_block)
+    _create_clip_columns(group.create_group("clips"), clips, layout.clip_block)
     if layout.frame_size is not None:
-        height, width = layout.frame_size
-        _array(
-            group.create_group("video"), "frames",
-            (n_clips, layout.frames_per_clip, height, width, 3),
-            (1, layout.frames_per_clip, height, width, 3), np.uint8, 0,
-        )
-
+        _create_frames(group.create_group("video"), layout, len(clips["take"]))
     sensors = group.create_group("sensors")
-    length, size = layout.signal_length, layout.gaf_size
     for modality in layout.modalities:
-        sensor = sensors.create_group(modality)
-        _array(sensor, "signal", (n_takes, length, 3), (tb, length, 3), np.float32, 0.0)
-        _array(sensor, "gaf", (n_takes, 3, size, size), (tb, 3, size, size), np.float16, 0.0)
-        _array(sensor, "present", (n_takes,), (tb,), bool, False)
-        _array(sensor, "duration_s", (n_takes,), (tb,), np.float32, 0.0)
-        _array(sensor, "nsamples", (n_takes,), (tb,), np.int32, 0)
+        _create_sensor_arrays(sensors.create_group(modality), layout, len(takes["key"]))
+    _create_classes(group.create_group("classes"), class_names, class_embedding, embedding_attrs)
+    group.attrs.update({"layout": layout_to_dict(layout), **dict(attrs), "complete": False})
 
-    classes = group.create_group("classes")
+
+def _create_take_columns(take_group: zarr.Group, takes: Mapping[str, np.ndarray], block: int) -> None:
+    """takes/{key, label, subject, trial, scene, session} from `takes`, status all pending and error
+    empty: (takes,) each, chunked by `block` rows (the take block)."""
+    n_takes = len(takes["key"])
+    _array(take_group, "key", np.asarray(takes["key"], dtype=str), (block,), str, "")
+    for column in TAKE_INT_COLUMNS:
+        _array(take_group, column, np.asarray(takes[column], dtype=np.int64), (block,), np.int64, 0)
+    _array(take_group, "status", np.full(n_takes, PENDING, dtype=object).astype(str), (block,), str, "")
+    _array(take_group, "error", (n_takes,), (block,), str, "")
+
+
+def _create_clip_columns(clip_group: zarr.Group, clips: Mapping[str, np.ndarray], block: int) -> None:
+    """clips/{take, camera, video} from `clips`, nframes 0, status all pending and error empty:
+    (clips,) each, chunked by `block` rows (the clip block)."""
+    n_clips = len(clips["take"])
+    _array(clip_group, "take", np.asarray(clips["take"], dtype=np.int64), (block,), np.int64, 0)
+    _array(clip_group, "camera", np.asarray(clips["camera"], dtype=np.int64), (block,), np.int64, 0)
+    _array(clip_group, "video", np.asarray(clips["video"], dtype=str), (block,), str, "")
+    _array(clip_group, "nframes", (n_clips,), (block,), np.int64, 0)
+    _array(clip_group, "status", np.full(n_clips, PENDING, dtype=object).astype(str), (block,), str, "")
+    _array(clip_group, "error", (n_clips,), (block,), str, "")
+
+
+def _create_frames(video_group: zarr.Group, layout: StoreLayout, n_clips: int) -> None:
+    """video/frames (clips, segments*candidates, H, W, 3) uint8, one clip per chunk."""
+    height, width = layout.frame_size
+    _array(
+        video_group, "frames",
+        (n_clips, layout.frames_per_clip, height, width, 3),
+        (1, layout.frames_per_clip, height, width, 3), np.uint8, 0,
+    )
+
+
+def _create_sensor_arrays(sensor: zarr.Group, layout: StoreLayout, n_takes: int) -> None:
+    """One modality's signal (takes, L, 3) float32, gaf (takes, 3, G, G) float16 and present,
+    duration_s, nsamples (takes,), all zero, chunked by the take block."""
+    block, length, size = layout.take_block, layout.signal_length, layout.gaf_size
+    _array(sensor, "signal", (n_takes, length, 3), (block, length, 3), np.float32, 0.0)
+    _array(sensor, "gaf", (n_takes, 3, size, size), (block, 3, size, size), np.float16, 0.0)
+    _array(sensor, "present", (n_takes,), (block,), bool, False)
+    _array(sensor, "duration_s", (n_takes,), (block,), np.float32, 0.0)
+    _array(sensor, "nsamples", (n_takes,), (block,), np.int32, 0)
+
+
+def _create_classes(classes: zarr.Group, class_names: Sequence[str], class_embedding: np.ndarray,
+                    embedding_attrs: Mapping) -> None:
+    """classes/names (C,) str and classes/embedding (C, D) float32 with `embedding_attrs`, one chunk each."""
     _array(classes, "names", np.asarray(list(class_names), dtype=str), (len(class_names),), str, "")
     embedding = _array(classes, "embedding", np.asarray(class_embedding, dtype=np.float32),
                        class_embedding.shape, np.float32, 0.0)
     embedding.attrs.update(dict(embedding_attrs))
-
-    group.attrs.update({"layout": layout_to_dict(layout), **dict(attrs), "complete": False})
 
 
 def layout_to_dict(layout: StoreLayout) -> dict:

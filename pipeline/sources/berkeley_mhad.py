@@ -82,6 +82,7 @@ class _BerkeleyScan:
         self.found_modalities: set[str] = set()
 
     def label_ok(self, where: Path, action: int) -> bool:
+        """True for an action A01..A{num_classes}; otherwise False and a problem line naming `where`."""
         if 1 <= action <= self.spec.num_classes:
             return True
         self.problems.append(f"{where}: action A{action:02d} outside A01..A{self.spec.num_classes:02d} (skipped)")
@@ -103,6 +104,8 @@ class _BerkeleyScan:
         return True
 
     def add_clip(self, path: Path, cluster: int, cam: int, subject: int, action: int, repetition: int) -> None:
+        """The R folder `path` as the clip of its take and camera, unless the camera or action is out of
+        range, it holds no frames, or that (take, camera) already has a folder."""
         camera = camera_number(cluster, cam)
         if camera is None:
             self.problems.append(f"{path}: Cluster{cluster:02d}/Cam{cam:02d} is not one of the 12 cameras (skipped)")
@@ -132,6 +135,8 @@ class _BerkeleyScan:
             self.problems.append(f"{path}: unexpected accelerometer or time-stamp file name (skipped)")
 
     def add_sensor_file(self, path: Path, shimmer: int, subject: int, action: int, repetition: int) -> None:
+        """Shimmer `shimmer`'s file as its take's `acc_h{HH}` stream. A modality outside the spec, an action out
+        of range or a second file for the slot is a problem line; a modality not asked for is ignored."""
         modality = f"acc_h{shimmer:02d}"
         if modality not in self.spec.sensors:
             self.problems.append(f"{path}: {modality} is not a sensor of {self.spec.name} (skipped)")
@@ -144,12 +149,14 @@ class _BerkeleyScan:
             self.ids[key] = (subject, action, repetition)
 
     def result(self) -> Scan:
+        """Takes and clips sorted by key; time-stamp files only of takes that have a sensor file or a clip."""
         takes = []
         for key in sorted(self.ids):
             subject, action, repetition = self.ids[key]
             files = {m: self.sensor_files[key][m] for m in self.wanted if m in self.sensor_files.get(key, {})}
             takes.append(Take(key=key, label=action - 1, subject=subject, trial=repetition, sensor_files=files))
-        clips = [Clip(take_key=key, camera=camera, video=path) for (key, camera), path in sorted(self.clip_folders.items())]
+        clips = [Clip(take_key=key, camera=camera, video=path)
+                 for (key, camera), path in sorted(self.clip_folders.items())]
         return Scan(takes=takes, clips=clips, problems=self.problems,
                     missing_modalities=[m for m in self.wanted if m not in self.found_modalities],
                     frame_time_files={k: v for k, v in sorted(self.time_files.items()) if k in self.ids})

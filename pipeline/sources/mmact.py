@@ -78,6 +78,7 @@ class _MMActScan:
         return key, (self.class_index[action], subject, scene, session)
 
     def add_csv(self, path: Path) -> None:
+        """A CSV under `{modality}_clip/subject{N}/scene{M}/session{P}/` as its take's stream of that modality."""
         parts = path.parent.parts
         sensor = SENSOR_FOLDER.fullmatch(parts[-4]) if len(parts) >= 4 else None
         if sensor is None:
@@ -93,6 +94,7 @@ class _MMActScan:
             self.ids[found[0]] = found[1]
 
     def add_video(self, path: Path) -> None:
+        """An .mp4 under `subject{N}/cam{C}/scene{M}/session{P}/` as the clip of its take and camera C."""
         parts = path.parent.parts
         camera = index_of(r"cam(\d+)", parts[-3]) if len(parts) >= 4 else None
         location = _location((parts[-4], parts[-2], parts[-1])) if camera is not None else None
@@ -110,6 +112,7 @@ class _MMActScan:
         self.ids[key] = found[1]
 
     def result(self) -> Scan:
+        """Takes and clips sorted by key; the requested modalities no file had are `missing_modalities`."""
         takes = []
         for key in sorted(self.ids):
             label, subject, scene, session = self.ids[key]

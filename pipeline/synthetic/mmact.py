@@ -81,14 +81,7 @@ def write(out: Path, *, subjects: int, takes: int, classes: Sequence[int] | None
     names = load_dataset("mmact").classes
     size = tuple(frame_size or FRAME_SIZE)
     summary = SynthSummary(root=out)
-    last = takes - 1
-    chosen = {
-        "capitalised": (1, labels[0], min(1, last)),
-        "shuffled": (1, labels[-1], 0),
-        "no_fraction": (1, labels[0], 0),
-        "empty": (min(2, subjects), labels[-1], last),
-        "corrupt": (subjects, labels[0], last),
-    } if quirks else {}
+    chosen = _quirk_takes(subjects, takes, labels) if quirks else {}
     for subject in range(1, subjects + 1):
         style = subject_style(seed, "mmact", subject)
         colours = palette(np.random.default_rng(style.look_seed))
@@ -127,6 +120,19 @@ def write(out: Path, *, subjects: int, takes: int, classes: Sequence[int] | None
                         summary.quirks.append(f"corrupt video (truncated, garbage tail) {video.relative_to(out)}")
                     summary.n_clips += 1
     return summary
+
+
+def _quirk_takes(subjects: int, takes: int, labels: Sequence[int]) -> dict[str, tuple[int, int, int]]:
+    """Quirk name -> the one (subject, label, take index) that carries it: first and last subject, class
+    and take, so a tree of any size has every quirk (with counts of 1, some share a take)."""
+    last = takes - 1
+    return {
+        "capitalised": (1, labels[0], min(1, last)),
+        "shuffled": (1, labels[-1], 0),
+        "no_fraction": (1, labels[0], 0),
+        "empty": (min(2, subjects), labels[-1], last),
+        "corrupt": (subjects, labels[0], last),
+    }
 
 
 def _write_sensor_files(out: Path, relative: Path, lines_of: dict[str, list[str]], quirks_here: set[str],
