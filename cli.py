@@ -89,9 +89,9 @@ def _kd_names() -> tuple[str, ...]:
 
 
 def _mode_names() -> tuple[str, ...]:
-    from training.recipes import RECIPES
+    from training.run.config import mode_names
 
-    return tuple(RECIPES)
+    return mode_names()
 
 
 def _sensor_encoder_names() -> tuple[str, ...]:
@@ -397,8 +397,7 @@ def train(config_file, mode, dataset, preset, **given) -> None:
     Every option but --config and --preset is a run option of the same name (training.options);
     an option not given takes its value from --preset, else from --config, else from datasets.yaml.
     """
-    from training.run.config import resolve_options
-    from training.run.config import read_options
+    from training.run.config import read_options, resolve_options
     from training.run.train import run_training
 
     try:

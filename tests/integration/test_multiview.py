@@ -20,8 +20,7 @@ from training.models.archs import arch_from_dict
 from training.models.normalize import input_normalizer
 from training.options import DataOptions, RunOptions
 from training.recipes.classifiers import classifier_stage
-from training.run.config import resolve_options
-from training.run.config import read_config
+from training.run.config import read_config, resolve_options
 from training.run.train import run_training
 
 UTD = "synthetic-utd-mhad"

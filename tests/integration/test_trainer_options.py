@@ -15,8 +15,7 @@ from cli import cli
 from pipeline.config import load_dataset
 from training.data.loaders import build_data
 from training.engine.trainer import make_context, predict
-from training.recipes import RECIPES
-from training.recipes import build_stage
+from training.recipes import RECIPES, build_stage
 from training.run.config import resolve_options
 from training.run.evaluate import evaluate_run
 from training.run.train import open_checked_store, run_training

@@ -46,7 +46,7 @@ def resolve_options(dataset: str, mode: str, preset: str | None = None, base: Ru
     come as `weights` ({term: weight}) or as Table I's `alpha`, `beta`, `gamma` (pipeline.config.named_weights),
     on top of the dataset's (or the base run's) weights.
     """
-    check_registered(mode, tuple(RECIPES), "--mode")
+    check_registered(mode, mode_names(), "--mode")
     spec = load_dataset(dataset)
     stages, data, run = _starting_point(spec, mode, base)
     if preset is not None and preset not in spec.presets:
@@ -164,6 +164,11 @@ def kd_names() -> tuple[str, ...]:
     return (*KD_BASELINES, KD_NONE)
 
 
+def mode_names() -> tuple[str, ...]:
+    """What --mode can name: training.recipes.RECIPES."""
+    return tuple(RECIPES)
+
+
 def sensor_encoder_names() -> tuple[str, ...]:
     """What --sensor-encoder can name: training.models.encoders.SENSOR_ENCODERS."""
     return tuple(SENSOR_ENCODERS)
@@ -174,7 +179,7 @@ def check_runnable(options: RunOptions) -> None:
     recipe, model and loss registries know (the mode and the terms it may ablate, the backbone, the
     sensor encoder, --kd), and a --tensorboard without its package (checked before training,
     so it fails at the start, not after the first epoch)."""
-    check_registered(options.mode, tuple(RECIPES), "--mode")
+    check_registered(options.mode, mode_names(), "--mode")
     recipe = RECIPES[options.mode]
     unknown = sorted(set(options.ablate) - set(recipe.ablatable))
     if unknown:
