@@ -76,41 +76,26 @@ class RegistryChoice(click.Choice):
         """click.Choice sets its choices once; here they come from the registry."""
 
 
-def _backbone_names() -> tuple[str, ...]:
-    from training.run.config import backbone_names
+def _registered(names: str) -> Callable[[], tuple[str, ...]]:
+    """The names function `names` of training.run.config (backbone_names, kd_names, mode_names,
+    sensor_encoder_names), imported when a RegistryChoice first needs it: the registries import torch."""
+    def read() -> tuple[str, ...]:
+        from training.run import config
 
-    return backbone_names()
+        return getattr(config, names)()
 
-
-def _kd_names() -> tuple[str, ...]:
-    from training.run.config import kd_names
-
-    return kd_names()
-
-
-def _mode_names() -> tuple[str, ...]:
-    from training.run.config import mode_names
-
-    return mode_names()
-
-
-def _sensor_encoder_names() -> tuple[str, ...]:
-    from training.run.config import sensor_encoder_names
-
-    return sensor_encoder_names()
+    return read
 
 
 def _weights_option(ctx, param, value):
     """--weight st=1 --weight gsdm=0.1,semantic=0 -> {"st": 1.0, "gsdm": 0.1, "semantic": 0.0} (None when not given)."""
     weights = {}
     for item in (part for given in value for part in given.split(",") if part):
-        term, sep, number = item.partition("=")
+        term, _, number = item.partition("=")
         try:
-            weights[term.strip()] = float(number) if sep else None
+            weights[term.strip()] = float(number)
         except ValueError:
-            weights[term.strip()] = None
-        if weights[term.strip()] is None:
-            raise click.BadParameter(f"expected TERM=VALUE with a number, got {item!r}")
+            raise click.BadParameter(f"expected TERM=VALUE with a number, got {item!r}") from None
     return weights or None
 
 
@@ -299,7 +284,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="a run's config.yaml: train with its options again (the flags given override them)")
-@click.option("--mode", type=RegistryChoice(_mode_names), default=None,
+@click.option("--mode", type=RegistryChoice(_registered("mode_names")), default=None,
               help="sensor2vision: SAKDN (sensor teachers -> video student); vision2sensor: VSKD; "
                    "sensor2sensor: fused sensor teachers -> one-sensor student [required unless --config]")
 @click.option("--dataset", callback=_dataset_option, default=None, help="entry of datasets.yaml [required unless --config]")
@@ -312,22 +297,22 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
 @click.option("--teachers", type=click.Path(path_type=Path, exists=True), default=None,
               help="run directory whose stage-1 teachers the student stage reuses")
-@click.option("--backbone", type=RegistryChoice(_backbone_names), default=None, help="TRN backbone [default: bninception]")
+@click.option("--backbone", type=RegistryChoice(_registered("backbone_names")), default=None, help="TRN backbone [default: bninception]")
 @click.option("--modalities", "--teacher-modalities", "modalities", callback=_list_option, default=None,
               help="comma list of sensor teachers [default: all in the store]")
 @click.option("--student-modality", default=None,
               help="vision2sensor / sensor2sensor student input [default: first modality]")
-@click.option("--sensor-encoder", type=RegistryChoice(_sensor_encoder_names), default=None,
+@click.option("--sensor-encoder", type=RegistryChoice(_registered("sensor_encoder_names")), default=None,
               help="how sensor teachers and students read a sensor: GAF images (VGG16-BN / ResNet18, the papers) "
                    "or the raw stream (ResNet-1D) [default: gaf]")
-@click.option("--kd", type=RegistryChoice(_kd_names), default=None,
+@click.option("--kd", type=RegistryChoice(_registered("kd_names")), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")
 @click.option("--distill-unlabelled/--no-distill-unlabelled", default=None,
               help="student stage: also distil on the training takes outside --student-train-fraction, their "
                    "labels withheld (each step adds a batch of paired takes; same steps as the --kd none baseline)")
 @click.option("--ablate", callback=_list_option, default=None,
-              help="comma list of the mode's terms to leave out (e.g. gsdm,sp; angle); an unknown one is refused "
+              help="comma list of the mode's terms to leave out (e.g. gsdm,semantic; angle); an unknown one is refused "
                    "with the mode's list (training.recipes.RECIPES)")
 @stage_optim_options
 @click.option("--weight", "weights", multiple=True, callback=_weights_option,

@@ -406,9 +406,7 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
     if ctx.device.type == "cuda":
         torch.cuda.synchronize(ctx.device)
     seconds = time.perf_counter() - started
-    terms, accuracy, seen_all = _epoch_means(totals, torch.stack([torch.tensor(float(seen), dtype=torch.float64,
-                                                                               device=ctx.device), correct, scored]),
-                                             stage, ctx)
+    terms, accuracy, seen_all = _epoch_means(totals, seen, correct, scored, stage, ctx)
     _check_finite(terms.get("loss", 0.0), terms, epoch)
     return EpochStats(terms=terms, accuracy=accuracy, samples=seen_all, seconds=seconds, data_seconds=clock[0],
                       grad_norms=grad_norms)
@@ -423,22 +421,23 @@ def _optimizer_step(loss: Tensor, optimizer: torch.optim.Optimizer, params: list
     optimizer.step()
 
 
-def _epoch_means(totals: dict[str, Tensor], counts: Tensor, stage: Stage, ctx: Context
+def _epoch_means(totals: dict[str, Tensor], seen: int, correct: Tensor, scored: Tensor, stage: Stage, ctx: Context
                  ) -> tuple[dict[str, float], float, int]:
     """Every rank's sums added up (DDP; BN buffers then broadcast from rank 0, so every rank evaluates the
-    same model) -> (each term's mean over rows, accuracy over labelled rows, rows seen). `counts`:
-    (rows seen, correct labelled rows, labelled rows)."""
+    same model) -> (each term's mean over rows, accuracy over the labelled rows, rows seen). `correct` and
+    `scored`: this rank's correctly classified and labelled rows."""
     names = sorted(totals)
-    stats = torch.cat([counts, torch.stack([totals[k] for k in names])]) if names else counts
+    stats = torch.stack([torch.tensor(float(seen), dtype=torch.float64, device=ctx.device), correct, scored,
+                         *[totals[k] for k in names]])
     if ctx.world > 1:
         stats = stats if dist.get_backend() == "nccl" else stats.cpu()
         dist.all_reduce(stats)
         for buffer in stage.buffers():
             dist.broadcast(buffer, src=0)
     stats = stats.cpu()
-    seen = max(int(stats[0]), 1)
-    terms = {k: float(v) / seen for k, v in zip(names, stats[3:].tolist())}
-    return terms, float(stats[1]) / max(float(stats[2]), 1.0), seen
+    rows = max(int(stats[0]), 1)  # every rank's
+    terms = {k: float(v) / rows for k, v in zip(names, stats[3:].tolist())}
+    return terms, float(stats[1]) / max(float(stats[2]), 1.0), rows
 
 
 @dataclass

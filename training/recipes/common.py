@@ -14,6 +14,7 @@ from training.data.streams import grid_seconds
 from training.distill.losses import KD_BASELINES, BaselineInputs, KDLoss
 from training.engine.trainer import BEST, LAST, load_checkpoint
 from training.models.archs import Arch, TRNArch, arch_from_dict
+from training.models.encoders import SensorEncoder
 from training.models.trn import TRN, video_backbone
 from training.models.weights import WeightsError, load_pretrained
 from training.options import RunOptions
@@ -100,6 +101,15 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
     except (WeightsError, FileNotFoundError, RuntimeError) as error:
         raise RecipeError(str(error).splitlines()[0]) from None
     logger.info(report.message)
+
+
+def sensor_inputs(encoder: SensorEncoder, store: Store, options: RunOptions, seconds: float | None = None
+                  ) -> tuple[int | None, float | None]:
+    """(gaf_size, stream_seconds) of the networks of `encoder`: the GAF side (--gaf-size or the store's) for
+    GAF networks, the time grid (`seconds`, else the store's: stream_seconds) for stream networks."""
+    if encoder.reads_stream:
+        return None, seconds or stream_seconds(store)
+    return options.data.gaf_size or store.layout.gaf_size, None
 
 
 def pretrained_kind(kind: str | None, encoder: str) -> str:

@@ -41,7 +41,7 @@ from training.recipes.common import (
     load_frozen,
     load_pretrained_weights,
     pretrained_kind,
-    stream_seconds,
+    sensor_inputs,
     teachers_run,
     video_network,
 )
@@ -102,11 +102,11 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
         raise RecipeError(f"{store.path}: store holds no sensor modality; the sensor teachers need at least one")
     embed_dim = store.class_embedding.shape[1]
     encoder = sensor_encoder(options.sensor_encoder)
-    grid = (None, stream_seconds(store)) if encoder.reads_stream else (options.data.gaf_size or store.layout.gaf_size, None)
+    gaf_size, seconds = sensor_inputs(encoder, store, options)
     arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
                               fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
                               eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
-                              fusion_stages=tuple(options.spamfm_stages), gaf_size=grid[0], stream_seconds=grid[1])
+                              fusion_stages=tuple(options.spamfm_stages), gaf_size=gaf_size, stream_seconds=seconds)
     try:
         net = arch.build()
     except ValueError as error:  # an unknown --spamfm-stages name

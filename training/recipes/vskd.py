@@ -37,7 +37,7 @@ from training.recipes.common import (
     load_frozen,
     load_pretrained_weights,
     pretrained_kind,
-    stream_seconds,
+    sensor_inputs,
     teachers_run,
     video_network,
 )
@@ -111,8 +111,7 @@ def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
     modality = student_modality(store, options)
     encoder = sensor_encoder(options.sensor_encoder)
     arch = encoder.student(spec.num_classes, store.class_embedding.shape[1], modality,
-                           None if encoder.reads_stream else options.data.gaf_size or store.layout.gaf_size,
-                           (seconds or stream_seconds(store)) if encoder.reads_stream else None)
+                           *sensor_inputs(encoder, store, options, seconds))
     net = arch.build()
     if options.pretrained_sensor:
         load_pretrained_weights(net, options.pretrained_sensor,
