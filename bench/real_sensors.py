@@ -38,10 +38,8 @@ table, each network's paired difference to the forest (same fold and seed), and 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +53,7 @@ from training.options import parse_variant  # noqa: E402
 from training.run.baseline import run_baseline  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
 from training.run.study import format_gain, paired_gain  # noqa: E402
+from training.run.study import provenance as study_provenance  # noqa: E402
 from training.run.train import open_checked_store, run_training  # noqa: E402
 
 DATASET = "berkeley-mhad"
@@ -200,15 +199,9 @@ def results_page(report: dict, json_name: str) -> str:
 
 
 def provenance(seconds: float) -> dict:
-    """This job's command line (a script of bench/), commit and date, for the results page."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip() or None
-    except OSError:
-        commit = None
+    """This job's command line (a script of bench/), commit, date and duration, for the results page."""
     script = Path(sys.argv[0])
-    return {"command": f"python bench/{script.name} " + " ".join(sys.argv[1:]), "commit": commit,
-            "date": datetime.date.today().isoformat(), "seconds": seconds}
+    return {**study_provenance(f"python bench/{script.name} " + " ".join(sys.argv[1:])), "seconds": seconds}
 
 
 def parse_args() -> argparse.Namespace:
