@@ -1,6 +1,6 @@
 """The training step at the papers' sizes: fp32 against bf16 + channels_last against + torch.compile.
 
-    python bench/gpu.py [--device cuda|cpu] [--size paper|small] [--steps N] [--json FILE]
+    python bench/gpu.py [--device cuda|cpu] [--size paper|small] [--steps N] [--json FILE] [--store STORE]
                         [--variants fp32,bf16+cl,bf16+cl+compile] [--peak-tflops T] [--keep DIR]
 
 Two steps, each a real forward + backward + Adam step of the engine's stages on device-resident
@@ -67,6 +67,7 @@ def device_peak(device: torch.device, override: float | None) -> float | None:
 
 
 def make_store(folder: Path, frame: tuple[int, int], gaf: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     write_dataset("utd-mhad", folder / "raw", subjects=4, takes=4, classes=None, seed=0, frame_size=frame)
     return prepare(PrepareOptions(dataset=DATASET, root=folder / "raw", cache=folder / "cache", gaf_size=gaf,
                                   frame_size=frame, progress=False)).store_path
@@ -150,6 +151,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's dense bf16 peak")
     parser.add_argument("--keep", type=Path, default=None, help="build the store here and keep it")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="a synthetic UTD-MHAD store already prepared at the size's frames (e.g. with --keep on "
+                             "another machine): skip building one, so neither decord nor GloVe is needed here")
     parser.add_argument("--json", type=Path, default=None)
     return parser.parse_args()
 
@@ -158,9 +162,8 @@ def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
     size = SIZES[args.size or ("paper" if device.type == "cuda" else "small")]
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-gpu-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    store_path = make_store(folder, size["frame"], max(size["gaf"] // 4, 16))
+    store_path = args.store or make_store(args.keep or Path(tempfile.mkdtemp(prefix="bench-gpu-")), size["frame"],
+                                          max(size["gaf"] // 4, 16))
     store, spec = open_store(store_path), load_dataset(DATASET)
     options = resolve_options(DATASET, "sensor2vision", store=store_path, backbone=size["backbone"],
                               gaf_size=size["gaf"], crop_size=size["crop"], segments=size["segments"],

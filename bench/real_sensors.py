@@ -1,8 +1,9 @@
 """Real Berkeley-MHAD accelerometers: every sensor network of the project beside the classical baseline.
 
-    python bench/real_sensors.py --root DIR [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
+    python bench/real_sensors.py --root DIR | --store STORE [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
                                  [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1]
                                  [--variant NAME:KEY=VALUE,...] --json FILE [--work DIR] [--seed 0]
+                                 [--device cuda]
     python bench/real_sensors.py --table A.json B.json ... [--json POOLED.json] [--page PAGE.md]
                                  (one table of several jobs' rows; the page is written from the pooled JSON)
 
@@ -86,11 +87,11 @@ FUSED_NETWORKS = {
 
 
 def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path, runs: Path, fold: str,
-              sensors: tuple[str, ...], seed: int, threads: int | None) -> dict:
+              sensors: tuple[str, ...], seed: int, threads: int | None, device: str = "cpu") -> dict:
     """Train one network with the preset on protocol `fold` and return its final test figures on head `sensor`."""
     on = {"modalities": sensors} if sensor == FUSED else {"modalities": (sensor,), "student_modality": sensor}
     options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=fold,
-                              name=f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}", seed=seed, device="cpu",
+                              name=f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}", seed=seed, device=device,
                               threads=threads, progress=False, baseline=False, overwrite=True, **on, **overrides)
     run_training(options)
     test = json.loads((options.run_dir / overrides["stage"] / "results.json").read_text())["final"]["test"]
@@ -204,12 +205,21 @@ def provenance(seconds: float) -> dict:
     return {**study_provenance(f"python bench/{script.name} " + " ".join(sys.argv[1:])), "seconds": seconds}
 
 
+def write_report(path: Path, protocol: str, folds: tuple[str, ...], rows: list[dict], seconds: float) -> None:
+    """The job's JSON, rewritten after every trained network: a job stopped part way keeps its rows."""
+    path.write_text(json.dumps({"protocol": protocol, "folds": list(folds), "jobs": [provenance(seconds)],
+                                "rows": rows}, indent=1))
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=Path, nargs="+", default=None,
                         help="pool these JSONs: print their table (and write --json / --page) and stop")
     parser.add_argument("--page", type=Path, default=None, help="with --table: write the results page here")
     parser.add_argument("--root", type=Path, help="Berkeley-MHAD accelerometer tree")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="a store already prepared from --root's tree (GAF 32 px, range scaling): skip prepare")
+    parser.add_argument("--device", default="cpu", help="torch device of every network [default: cpu]")
     parser.add_argument("--protocol", default=None, help="protocol or family of datasets.yaml [default: the dataset's]")
     parser.add_argument("--folds", default=None, help="comma list: only these folds of the family [default: all]")
     parser.add_argument("--sensors", default=None, help="comma list [default: all six]")
@@ -226,8 +236,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=1, help="seeds --seed ... --seed + N - 1")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     args = parser.parse_args()
-    if args.table is None and (args.root is None or args.json is None):
-        parser.error("--root and --json are needed (or --table JSON ...)")
+    if args.table is None and ((args.root is None and args.store is None) or args.json is None):
+        parser.error("--root (or --store) and --json are needed (or --table JSON ...)")
     return args
 
 
@@ -263,21 +273,23 @@ def main() -> None:
     seeds = range(args.seed, args.seed + args.seeds)
     work = args.work or Path(tempfile.mkdtemp(prefix="real-sensors-"))
     start = time.perf_counter()
-    store = prepare(PrepareOptions(dataset=DATASET, root=args.root, cache=work / "cache", gaf_size=GAF_SIZE,
-                                   scaling="range", modalities=sensors, progress=False)).store_path
+    store = args.store or prepare(PrepareOptions(dataset=DATASET, root=args.root, cache=work / "cache",
+                                                 gaf_size=GAF_SIZE, scaling="range", modalities=sensors,
+                                                 progress=False)).store_path
     todo = jobs(sensors, set(args.networks.split(",")) if args.networks else None,
                 dict(parse_variant(v) for v in args.variant), args.fused)
     fused = any(sensor == FUSED for _, sensor, _, _ in todo)
     rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed, fused)]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     for k, (fold, seed, (network, sensor, mode, overrides)) in enumerate(
             ((f, s, job) for f in folds for s in seeds for job in todo), 1):
-        rows.append(train_row(network, sensor, mode, overrides, store, work / "runs", fold, sensors, seed, args.threads))
+        rows.append(train_row(network, sensor, mode, overrides, store, work / "runs", fold, sensors, seed, args.threads,
+                              args.device))
         print(f"[{k}/{len(todo) * len(folds) * len(seeds)}] {network} on {sensor}, {fold} seed {seed}: "
               f"{100 * rows[-1]['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
+        write_report(args.json, protocol, folds, rows, time.perf_counter() - start)
     seconds = time.perf_counter() - start
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"protocol": protocol, "folds": list(folds), "jobs": [provenance(seconds)],
-                                     "rows": rows}, indent=1))
+    write_report(args.json, protocol, folds, rows, seconds)
     print(f"\nBerkeley-MHAD protocol {protocol} ({len(folds)} folds), seeds {list(seeds)}, {seconds / 60:.1f} min\n")
     print(markdown(rows))
 

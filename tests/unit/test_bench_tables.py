@@ -38,6 +38,17 @@ def test_fold_figures_are_pooled_across_jobs_into_mean_and_std(real_sensors, tmp
     assert table[3] == "| random_forest | 70.0 +- 0.0 / 60.0 +- 0.0 (n=2) |  |"
 
 
+def test_a_stopped_job_keeps_the_rows_written_so_far_and_pools_them(real_sensors, tmp_path):
+    path = tmp_path / "job.json"
+    rows = [_row("random_forest", "acc_h01", "loso-1", 0.7)]
+    for accuracy in (0.8, 0.9):
+        rows.append(_row("raw_encoder", f"acc_h0{len(rows)}", "loso-1", accuracy))
+        real_sensors.write_report(path, "loso", ("loso-1",), rows, 1.0)
+        report = real_sensors.pooled([path])
+        assert [r["accuracy"] for r in report["rows"]] == [r["accuracy"] for r in rows]
+    assert report["protocol"] == "loso" and report["jobs"][0]["seconds"] == 1.0
+
+
 def test_jobs_keep_only_the_networks_asked_for(real_sensors):
     jobs = real_sensors.jobs(("acc_h01", "acc_h02"), {"raw_encoder"})
     assert [(network, sensor) for network, sensor, _, _ in jobs] == [
