@@ -311,6 +311,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--distill-unlabelled/--no-distill-unlabelled", default=None,
               help="student stage: also distil on the training takes outside --student-train-fraction, their "
                    "labels withheld (each step adds a batch of paired takes; same steps as the --kd none baseline)")
+@click.option("--teacher-cache/--no-teacher-cache", default=None,
+              help="student stage: compute the frozen teacher once per take where its input is not augmented "
+                   "(SAKDN's GAF teachers) and answer each step from that cache [default: on]")
 @click.option("--ablate", callback=_list_option, default=None,
               help="comma list of the mode's terms to leave out (e.g. gsdm,semantic; angle); an unknown one is refused "
                    "with the mode's list (training.recipes.RECIPES)")

@@ -1,6 +1,6 @@
 """Training throughput of both modes: samples/s and the share of step time spent waiting for data.
 
-    python bench/train.py [--device auto|cpu|cuda] [--epochs N] [--keep DIR]
+    python bench/train.py [--device auto|cpu|cuda] [--epochs N] [--keep DIR] [--only-cache] [--json FILE]
 
 Builds a small synthetic UTD-MHAD store (synthesise + prepare, in a temporary folder unless
 --keep), then times training epochs of each stage of both modes through the real engine
@@ -13,11 +13,18 @@ the target is under 5%.
 On the CPU: demo sizes (GAF 32 px, 56 px crops, 4 segments, batch 8), with the batch built
 inline (workers 0) and prefetched (workers 1). With CUDA: the papers' sizes (224 px crops and
 GAF, 8 segments, batch 16) with and without bf16 autocast + channels_last.
+
+Then the SAKDN student with its frozen-teacher cache off and on (training.recipes.teacher_cache), side
+by side in this run: samples/s and data wait (target: >= 2x with the cache), the cache's one-off build
+time, and one profiled epoch of each split into the step's named scopes, in ms per step: student
+forward, teacher forward (a gather from the cache when on), the terms (ST, GSDM with its two ablated
+passes apart, semantic), backward, optimiser, and the data wait. `--json` writes that comparison.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -39,6 +46,10 @@ from training.recipes.common import video_network  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
 
 DATASET = "synthetic-utd-mhad"
+# the profiler scopes of a distilled student's step (training.recipes.student, sakdn; training.engine.trainer):
+# terms holds term.* and the gsdm.* ablated passes
+SCOPES = ("student_forward", "teacher_forward", "terms", "term.st", "gsdm.ablated_student", "gsdm.ablated_teacher",
+          "term.gsdm", "term.semantic", "backward", "optimizer")
 
 
 def make_store(folder: Path, frame_size: tuple[int, int], gaf_size: int) -> Path:
@@ -63,8 +74,8 @@ def build(stage_name: str, mode: str, store, spec, options):
     return vskd.VskdStudent(student.net, student.modality, student.arch, teacher.net, teacher.arch, options)
 
 
-def time_stage(stage, store, spec, options, ctx: Context, epochs: int) -> tuple[float, float]:
-    """(samples/s, data-wait share) over `epochs` epochs after one warm-up epoch."""
+def stage_data(stage, store, spec, options, ctx: Context):
+    """The stage on the device and its data (the bench's sizes), as `train` builds them."""
     video = stage.video_arch
     normalize = input_normalizer(video.backbone).to(ctx.device) if video else None
     optim = options.teacher if stage_is_teacher(stage) else options.student
@@ -74,6 +85,11 @@ def time_stage(stage, store, spec, options, ctx: Context, epochs: int) -> tuple[
     stage.to(ctx.device)
     if ctx.channels_last:
         stage.to(memory_format=torch.channels_last)
+    return data, optim
+
+
+def time_stage(stage, data, optim, ctx: Context, epochs: int) -> tuple[float, float]:
+    """(samples/s, data-wait share) over `epochs` epochs after one warm-up epoch."""
     optimizer = make_optimizer(optim, [p for p in stage.parameters() if p.requires_grad])
     samples = seconds = waiting = 0.0
     for epoch in range(epochs + 1):
@@ -81,6 +97,51 @@ def time_stage(stage, store, spec, options, ctx: Context, epochs: int) -> tuple[
         if epoch > 0:
             samples, seconds, waiting = samples + stats.samples, seconds + stats.seconds, waiting + stats.data_seconds
     return samples / seconds, waiting / seconds
+
+
+def step_split(stage, data, optim, ctx: Context) -> dict[str, float]:
+    """Milliseconds per step in each named scope of one profiled epoch (SCOPES), and the data wait."""
+    optimizer = make_optimizer(optim, [p for p in stage.parameters() if p.requires_grad])
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        stats = train_epoch(stage, stage, data.train, optimizer, optim, ctx, 0, probe_gradients=False)
+    steps = len(data.train)
+    totals = {event.key: event.cpu_time_total / 1e3 / steps for event in profile.key_averages() if event.key in SCOPES}
+    return {**{scope: totals.get(scope, 0.0) for scope in SCOPES}, "data wait": 1e3 * stats.data_seconds / steps}
+
+
+def teacher_cache_comparison(store, spec, sizes: dict, device: torch.device, epochs: int) -> dict:
+    """The SAKDN student with its teacher cache off and on, side by side: samples/s, data wait, the
+    cache's build time, and each step split into scopes (one profiled epoch)."""
+    results = {}
+    for cached in (False, True):
+        options = bench_options(store.path, "sensor2vision", sizes, device, workers=0)
+        torch.manual_seed(0)
+        stage = build("student", "sensor2vision", store, spec, options)
+        ctx = Context(device=device, amp=False, channels_last=False, progress=False)
+        data, optim = stage_data(stage, store, spec, options, ctx)
+        build_seconds = (stage.cache_teacher(data.train, store.attrs["config_digest"], ctx.autocast).seconds
+                         if cached else 0.0)
+        rate, wait = time_stage(stage, data, optim, ctx, epochs)
+        results["on" if cached else "off"] = {"samples_per_s": rate, "data_wait": wait, "build_s": build_seconds,
+                                              "ms_per_step": step_split(stage, data, optim, ctx)}
+    return results
+
+
+def print_comparison(results: dict) -> None:
+    off, on = results["off"], results["on"]
+    print(f"\nSAKDN student, teacher cache off / on: {off['samples_per_s']:.1f} / {on['samples_per_s']:.1f} samples/s "
+          f"({on['samples_per_s'] / off['samples_per_s']:.2f}x; target >= 2x), data wait {100 * off['data_wait']:.1f}% "
+          f"/ {100 * on['data_wait']:.1f}%, cache built once in {on['build_s']:.1f} s")
+    print(f"{'ms per step (profiled epoch)':30s} {'off':>8s} {'on':>8s}")
+    for scope in [*SCOPES, "data wait"]:
+        print(f"  {scope:28s} {off['ms_per_step'][scope]:8.1f} {on['ms_per_step'][scope]:8.1f}")
+
+
+def bench_options(store_path, mode: str, sizes: dict, device: torch.device, workers: int):
+    return resolve_options(DATASET, mode, store=store_path, backbone="bninception" if device.type == "cuda" else "resnet18",
+                           gaf_size=sizes["gaf"], crop_size=sizes["crop"], segments=sizes["segments"],
+                           batch_size=sizes["batch"], optimizer="adam", lr=1e-4, loader_workers=workers,
+                           device=str(device))
 
 
 def stage_is_teacher(stage) -> bool:
@@ -92,6 +153,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration (after a warm-up)")
     parser.add_argument("--keep", type=Path, default=None, help="build the store here and keep it")
+    parser.add_argument("--only-cache", action="store_true", help="only the teacher-cache comparison")
+    parser.add_argument("--json", type=Path, default=None, help="write the teacher-cache comparison here")
     args = parser.parse_args()
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     if cuda:
@@ -110,20 +173,21 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, crops {sizes['crop']} px, GAF {sizes['gaf']} px, "
           f"{sizes['segments']} segments, batch {sizes['batch']}, store {store_path}")
     print(f"{'mode':14s} {'stage':9s} {'variant':20s} {'workers':>7s} {'samples/s':>10s} {'data wait':>10s}")
-    for mode in ("sensor2vision", "vision2sensor"):
+    for mode in () if args.only_cache else ("sensor2vision", "vision2sensor"):
         for stage_name in ("teachers", "student"):
             for variant, amp, channels_last in variants:
                 for worker_count in workers:
-                    options = resolve_options(
-                        DATASET, mode, store=store_path, backbone="resnet18" if not cuda else "bninception",
-                        gaf_size=sizes["gaf"], crop_size=sizes["crop"], segments=sizes["segments"],
-                        batch_size=sizes["batch"], optimizer="adam", lr=1e-4, loader_workers=worker_count, device=str(device))
+                    options = bench_options(store_path, mode, sizes, device, worker_count)
                     torch.manual_seed(0)
                     stage = build(stage_name, mode, store, spec, options)
                     ctx = Context(device=device, amp=amp, channels_last=channels_last, progress=False)
-                    rate, wait = time_stage(stage, store, spec, options, ctx, args.epochs)
+                    rate, wait = time_stage(stage, *stage_data(stage, store, spec, options, ctx), ctx, args.epochs)
                     print(f"{mode:14s} {stage_name:9s} {variant:20s} {worker_count:7d} {rate:10.1f} {100 * wait:9.1f}%",
                           flush=True)
+    comparison = teacher_cache_comparison(store, spec, sizes, device, args.epochs)
+    print_comparison(comparison)
+    if args.json:
+        args.json.write_text(json.dumps({"sizes": sizes, "device": str(device), "teacher_cache": comparison}, indent=1))
 
 
 if __name__ == "__main__":

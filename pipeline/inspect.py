@@ -194,7 +194,7 @@ def render_take(store: Store, take: int, png: Path) -> Path:
         row += 1
     if len(clips):
         slots = centre_candidates(store.segments, store.candidates)
-        frames = store.frames(clips)[:, slots]
+        frames = store.frames(clips, slots)
         for clip, clip_frames in zip(clips, frames):
             for s in range(segments):
                 ax = fig.add_subplot(grid[row, s])

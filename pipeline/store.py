@@ -5,15 +5,19 @@
                                        records_digest, versions, scan_problems, complete
   takes/{key,label,subject,trial,scene,session,status,error}     (takes,)
   clips/{take,camera,video,nframes,status,error}                 (clips,)
-  video/frames                  (clips, segments*candidates, H, W, 3) uint8
+  video/frames                  (clips, segments*candidates, H, W, 3) uint8, one chunk per slot
   sensors/<modality>/signal     (takes, L, 3) float32   cleaned, resampled
   sensors/<modality>/gaf        (takes, 3, G, G) float16
   sensors/<modality>/{present,duration_s,nsamples}   (takes,) bool, float32, int32
   classes/names (C,) str, classes/embedding (C, D) float32   attrs: source, dim, tokens
 ```
 Take arrays are chunked by `take_block` rows and clip columns by `clip_block` rows: one block
-of prepare work writes whole chunks only, its status column last. Frames are chunked one clip
-per chunk so random training reads decompress only what they use.
+of prepare work writes whole chunks only, its status column last. Frames are chunked one stored
+slot (one candidate frame of one segment) per chunk, so a batch decompresses exactly the frames it
+samples: one candidate of each of its segments. (Schema 1 chunked a whole clip, 24 slots of
+UTD-MHAD, to keep 4 or 8; whole-clip chunks compress real video about 20 % better, measured on an
+MMAct clip: ratio 2.84 against 2.30.) A store of another schema is refused in one line that names
+`prepare --force`.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: frames chunked per slot (module docstring)
 PENDING, OK, FAILED = "pending", "ok", "failed"
 TAKE_INT_COLUMNS = ("label", "subject", "trial", "scene", "session")
 CLIP_INT_COLUMNS = ("take", "camera", "nframes")
@@ -191,13 +195,10 @@ def _create_clip_columns(clip_group: zarr.Group, clips: Mapping[str, np.ndarray]
 
 
 def _create_frames(video_group: zarr.Group, layout: StoreLayout, n_clips: int) -> None:
-    """video/frames (clips, segments*candidates, H, W, 3) uint8, one clip per chunk."""
+    """video/frames (clips, segments*candidates, H, W, 3) uint8, one slot (frame) per chunk."""
     height, width = layout.frame_size
-    _array(
-        video_group, "frames",
-        (n_clips, layout.frames_per_clip, height, width, 3),
-        (1, layout.frames_per_clip, height, width, 3), np.uint8, 0,
-    )
+    _array(video_group, "frames", (n_clips, layout.frames_per_clip, height, width, 3), (1, 1, height, width, 3),
+           np.uint8, 0)
 
 
 def _create_sensor_arrays(sensor: zarr.Group, layout: StoreLayout, n_takes: int) -> None:
@@ -312,6 +313,16 @@ def _strings(array: zarr.Array) -> np.ndarray:
     return np.array(values, dtype=str) if values else np.zeros(0, dtype=str)
 
 
+def _runs(sorted_rows: np.ndarray, longest: int = 64) -> list[tuple[int, int]]:
+    """[lo, hi) index ranges of `sorted_rows` (ascending, distinct) whose values are consecutive, at most
+    `longest` each: the reads of one slice each."""
+    breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
+    runs = []
+    for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), len(sorted_rows)]):
+        runs += [(start, min(start + longest, hi)) for start in range(lo, hi, longest)]
+    return runs
+
+
 class Store:
     """Read-only view of a prepared store; every reader takes many rows per request.
 
@@ -324,6 +335,10 @@ class Store:
         self.attrs: dict = dict(self._group.attrs)
         if "config_digest" not in self.attrs:
             raise ValueError(f"{self.path}: not a prepared store (no config digest; prepare did not finish creating it)")
+        if self.attrs.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"{self.path}: store schema {self.attrs.get('schema_version')}, this version reads schema "
+                             f"{SCHEMA_VERSION} (frames chunked per slot); rebuild it with `python cli.py prepare "
+                             f"--dataset {self.attrs.get('dataset')} --force`")
         layout = layout_from_dict(self.attrs["layout"])
         self.layout = layout
         self.dataset: str = self.attrs["dataset"]
@@ -375,11 +390,31 @@ class Store:
             out[wanted] = block[rows[wanted] - lo]
         return out
 
-    def frames(self, clip_indices=None) -> np.ndarray:
-        """(n, segments*candidates, H, W, 3) uint8; slot s*candidates + k is candidate k of segment s."""
+    def frames(self, clip_indices=None, slots=None) -> np.ndarray:
+        """(n, k, H, W, 3) uint8 frames of these clips (None: all): every stored slot (slots None; slot
+        s*candidates + k is candidate k of segment s), the same k slots of each clip (slots (k,)), or
+        each clip its own (slots (n, k)). Only the chunks of the slots asked for are read, one frame each."""
         if not self.has_video:
             raise ValueError(f"{self.path}: this store holds no video")
-        return self._read_rows(self._group["video/frames"], clip_indices)
+        array = self._group["video/frames"]
+        clips = np.arange(self.num_clips) if clip_indices is None else np.asarray(clip_indices, np.int64).reshape(-1)
+        if clips.size and (clips.min() < 0 or clips.max() >= self.num_clips):
+            raise IndexError(f"{self.path}: clip index out of range 0..{self.num_clips - 1}")
+        slots = np.arange(array.shape[1]) if slots is None else np.asarray(slots, dtype=np.int64)
+        out = np.empty((len(clips), slots.shape[-1], *array.shape[2:]), dtype=array.dtype)
+        if slots.ndim == 2:  # each clip its own slots: one chunk per frame
+            for i, (clip, own) in enumerate(zip(clips.tolist(), slots.tolist())):
+                for j, slot in enumerate(own):
+                    out[i, j] = array[clip, slot]
+            return out
+        unique, inverse = np.unique(clips, return_inverse=True)
+        every = np.array_equal(slots, np.arange(array.shape[1]))
+        read = np.empty((len(unique), *out.shape[1:]), dtype=array.dtype)
+        for lo, hi in _runs(unique):  # consecutive clips in one read per slot (all slots: one read)
+            rows = slice(int(unique[lo]), int(unique[hi - 1]) + 1)
+            read[lo:hi] = array[rows] if every else np.stack([array[rows, int(s)] for s in slots], axis=1)
+        out[:] = read[inverse.reshape(-1)]
+        return out
 
     def _sensor(self, modality: str, name: str) -> zarr.Array:
         if modality not in self.modalities:

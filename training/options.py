@@ -133,6 +133,7 @@ class RunOptions:
     kd: str | None = None  # replace the method's distillation terms by a baseline of the LOSSES registry
     kd_weight: float | None = None  # weight of that baseline; None: the registry's default
     distill_unlabelled: bool = False  # a student also distils on the training takes outside its labelled share
+    teacher_cache: bool = True  # a student answers its frozen teacher from a per-take cache where it can
     ablate: tuple[str, ...] = ()
     temperature: float = 4.0
     teacher_semantic: float = 1.0  # weight of MSE(fc7, class embedding) in the sensor teachers' loss

@@ -93,6 +93,38 @@ def test_round_trip(tmp_path):
         store.gaf("orientation")
 
 
+def test_frames_are_chunked_per_slot_and_read_per_slot_equal_whole_clips(tmp_path):
+    """Schema 2 stores one frame (slot) per chunk; reading chosen slots, shared by every clip or one
+    row per clip, gives exactly the frames of the whole-clip read (schema 1's only read)."""
+    path = tmp_path / "s.zarr"
+    make_store(path)
+    for start in range(0, 11, 3):
+        zstore.write_clip_block(path, clip_block(start, min(3, 11 - start)))
+    store = zstore.open_store(path)
+    assert store.array("video/frames").chunks == (1, 1, 6, 10, 3)
+    clips = np.array([9, 3, 4, 5, 3])
+    whole = store.frames(clips)
+    np.testing.assert_array_equal(whole, np.stack([clip_block(c, 1).frames[0] for c in clips]))
+    np.testing.assert_array_equal(store.frames(clips, np.array([4, 1])), whole[:, [4, 1]])
+    own = np.random.default_rng(0).integers(0, 6, size=(len(clips), 2))
+    np.testing.assert_array_equal(store.frames(clips, own), whole[np.arange(len(clips))[:, None], own])
+    with pytest.raises(IndexError, match="clip index out of range"):
+        store.frames([11])
+
+
+def test_a_store_of_another_schema_is_refused_in_one_line_naming_prepare_force(tmp_path):
+    import zarr
+
+    path = tmp_path / "s.zarr"
+    make_store(path)
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 1
+    with pytest.raises(ValueError) as error:
+        zstore.open_store(path)
+    message = str(error.value)
+    assert "\n" not in message and "schema 1" in message
+    assert "prepare --dataset synthetic-mmact --force" in message
+
+
 def test_store_without_video(tmp_path):
     layout = zstore.StoreLayout(dataset="d", modalities=("acc",), signal_length=8, gaf_size=4, segments=8,
                                 candidates=3, frame_size=None, take_block=2, clip_block=2)

@@ -51,6 +51,25 @@ def test_streamed_batches_equal_the_in_memory_ones(trainer_utd_store, unit, need
         assert all(torch.equal(a.sensors[m], b.sensors[m]) for m in needs.modalities)
 
 
+def test_reader_processes_persist_across_epochs_and_loaders_and_give_the_same_batches(trainer_utd_store):
+    """One stage's streamed loaders (train, test) and epochs share the same reader processes, started
+    at the first batch and stopped by close(); every batch equals the in-memory one."""
+    needs = Needs(video=True, modalities=("acc",))
+    memory, _ = _batches(trainer_utd_store, CLIPS, needs, 0, residency="ram")
+    streamed, _ = _batches(trainer_utd_store, CLIPS, needs, 0, residency="stream", loader_workers=2)
+    readers = streamed.source.readers()
+    pids = sorted(readers._processes)
+    assert len(pids) == 2
+    for epoch in (1, 2):
+        for loader, reference in ((streamed.train, memory.train), (streamed.test, memory.test)):
+            for a, b in zip(reference.epoch(epoch), loader.epoch(epoch), strict=True):
+                assert np.array_equal(a.clip, b.clip) and torch.equal(a.video, b.video)
+                assert torch.equal(a.sensors["acc"], b.sensors["acc"])
+        assert streamed.source.readers() is readers and sorted(readers._processes) == pids
+    streamed.close()
+    assert streamed.source._pool is None
+
+
 def _train(store, runs, name, **overrides):
     settings = dict(stage="student", kd="none", epochs=2, batch_size=4, lr=1e-3, optimizer="adam", backbone="resnet18",
                     device="cpu", progress=False, baseline=False, overwrite=True, shuffle="chunks")

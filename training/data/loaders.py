@@ -313,7 +313,8 @@ class Loader:
                  frame_shape: tuple[int, int], normalize: Callable[[Tensor], Tensor] | None,
                  seed: int = 0, rank: int = 0, shuffle: str = "rows", channels_last: bool = False,
                  views: Views = Views(), paired: np.ndarray | None = None):
-        self.source, self.rows, self.unit, self.needs = source, np.asarray(rows, dtype=np.int64), unit, needs
+        self.source, self.store = source, store
+        self.rows, self.unit, self.needs = np.asarray(rows, dtype=np.int64), unit, needs
         self.paired = np.asarray(paired, dtype=np.int64) if (train and paired is not None and len(paired)) else None
         self.train, self.options, self.seed, self.rank, self.shuffle = train, options, seed, rank, shuffle
         self.segments, self.candidates, self.frame_shape = segments, candidates, frame_shape
@@ -324,6 +325,15 @@ class Loader:
         self.take_of_clip = store.clips["take"]
         self.take_block = store.layout.take_block
         self.clips_of_take = ok_clips_per_take(store) if (unit == TAKES and needs.video) else None
+
+    def take_pass(self, needs: Needs) -> Loader:
+        """An evaluation loader (no shuffle, no augmentation, every row) over the distinct takes this
+        loader's rows and paired rows belong to, serving `needs` from the same source: one pass
+        computes what depends only on a take (training.recipes.teacher_cache)."""
+        rows = self.rows if self.paired is None else np.concatenate([self.rows, self.paired])
+        takes = np.unique(self.take_of_clip[rows] if self.unit == CLIPS else rows)
+        return Loader(self.source, self.store, takes, TAKES, needs, self.batch_size, False, self.options, self.segments,
+                      self.candidates, self.frame_shape, None, self.seed, self.rank, channels_last=self.channels_last)
 
     def shard(self, epoch: int) -> np.ndarray:
         """This rank's rows for `epoch`, in batch order."""
@@ -457,6 +467,10 @@ class SplitData:
     val: Loader | None
     test: Loader
     segments: int
+
+    def close(self) -> None:
+        """Release the source's reader processes (streaming); the loaders cannot be read afterwards."""
+        self.source.close()
 
 
 def _rows_to_load(store: Store, unit: str, shares: dict[str, np.ndarray], train_needs: Needs,

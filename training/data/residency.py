@@ -5,7 +5,7 @@ sensor the GAF (float16) or the grid stream (float32, training.data.streams). `c
 
     device   on the accelerator; a batch is a gather there              (nbytes <= device budget)
     ram      in host RAM, pinned under CUDA; gathered, then copied      (nbytes <= RAM budget)
-    stream   nowhere: DataLoader worker processes read each batch from the Zarr store, the
+    stream   nowhere: persistent reader processes read each batch from the Zarr store, the
              loader pins it and copies it ahead of the step
 
 `auto` takes the first that fits. The budget is --max-memory, else half of the free device memory
@@ -17,7 +17,9 @@ so a batch does not depend on where its arrays live.
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +28,7 @@ import psutil
 import torch
 from torch import Tensor
 
-from pipeline.store import Store
+from pipeline.store import Store, open_store
 from pipeline.units import format_bytes
 from training.data.streams import STREAM_CHANNELS, time_grid
 
@@ -150,7 +152,7 @@ class Resident:
         if slots is not None and len(self.clip_rows):
             frames = np.empty((len(self.clip_rows), len(slots), *store.layout.frame_size, 3), dtype=np.uint8)
             for start in range(0, len(self.clip_rows), chunk):
-                frames[start:start + chunk] = store.frames(self.clip_rows[start:start + chunk])[:, slots]
+                frames[start:start + chunk] = store.frames(self.clip_rows[start:start + chunk], slots)
             self.frames = _tensor(frames, target, pin)
         self.sensors = {m: _tensor(sensor_input(store, m, self.take_rows, stream), target, pin)
                         for m in modalities} if len(self.take_rows) else {}
@@ -172,6 +174,9 @@ class Resident:
     def gather(self, plan: BatchPlan, modalities: Sequence[str]) -> RawBatch:
         frames = self.frames_of(plan.clips, plan.slots) if plan.slots is not None else None
         return RawBatch(frames, {m: self.sensor_of(m, plan.takes) for m in modalities})
+
+    def close(self) -> None:
+        """Nothing to release: the arrays go with the object (StoreReader's counterpart stops its readers)."""
 
     def batches(self, plans: Sequence[BatchPlan], modalities: Sequence[str]) -> Iterator[RawBatch]:
         """gather(plan) for each plan in order, `workers` ahead in a thread."""
@@ -195,12 +200,16 @@ def _tensor(array: np.ndarray, target: torch.device, pin: bool) -> Tensor:
 
 
 class StoreReader:
-    """The streaming source: each batch read from the store by `workers` DataLoader processes.
+    """The streaming source: each batch read from the store by `workers` reader processes.
 
-    A worker reads the clips' frame chunks (one clip each) and the take chunks that hold the
-    batch's sensor rows, keeps the plan's frame slots, and returns host tensors; the DataLoader
-    pins them under CUDA and the loader copies them to the device without blocking. The loader's
-    chunk-aware order (training.data.sampler) keeps the take chunks a batch touches few.
+    A reader reads the frame chunks of the plan's slots (one frame each) and the take chunks that
+    hold the batch's sensor rows, and returns host tensors (through shared memory); the loader pins
+    them under CUDA and copies them to the device without blocking, `workers * prefetch` batches
+    ahead. The processes start at the first batch and persist: every epoch and every loader of the
+    stage (train, val, test share this source) reuse them until close() (or the source is dropped).
+    Each is a fork of the trainer, about 250 MiB of PSS at the demo's sizes (docs/speed.md); workers
+    0 reads inline, in the training process. The loader's chunk-aware order (training.data.sampler)
+    keeps the take chunks a batch touches few.
     """
 
     def __init__(self, store: Store, slots: np.ndarray | None, device: torch.device,
@@ -208,37 +217,66 @@ class StoreReader:
         self.store, self.slots, self.device, self.stream = store, slots, device, stream
         self.workers, self.prefetch = workers, prefetch
         self.durations = {m: store.sensor_info(m)["duration_s"] for m in store.modalities} if stream else {}
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def read(self, plan: BatchPlan, modalities: Sequence[str]) -> dict:
-        """Host tensors of one plan (runs in a worker process)."""
+        """Host tensors of one plan (runs in a reader process)."""
         out: dict = {"sensors": {}}
         if plan.slots is not None:
-            stored = self.store.frames(plan.clips)
-            out["frames"] = torch.from_numpy(stored[np.arange(len(plan.clips))[:, None], self.slots[plan.slots]])
+            out["frames"] = torch.from_numpy(self.store.frames(plan.clips, self.slots[plan.slots]))
         for m in modalities:
             out["sensors"][m] = torch.from_numpy(sensor_input(self.store, m, plan.takes, self.stream,
                                                               self.durations.get(m)))
         return out
 
+    def readers(self) -> concurrent.futures.ProcessPoolExecutor:
+        """The reader processes, started on first use and kept until close()."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=torch.multiprocessing.get_context(), initializer=_start_reader,
+                initargs=(self.store.path, self.slots, self.stream))
+            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the reader processes (a later batch starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def batches(self, plans: Sequence[BatchPlan], modalities: Sequence[str]) -> Iterator[RawBatch]:
-        reads = _PlannedReads(self, plans, tuple(modalities))
-        loader = torch.utils.data.DataLoader(
-            reads, batch_size=None, shuffle=False, num_workers=self.workers, pin_memory=self.device.type == "cuda",
-            prefetch_factor=self.prefetch if self.workers else None)
-        for host in loader:
-            frames = host.get("frames")
-            yield RawBatch(frames.to(self.device, non_blocking=True) if frames is not None else None,
-                           {m: t.to(self.device, non_blocking=True) for m, t in host["sensors"].items()})
+        modalities = tuple(modalities)
+        if not self.workers:
+            yield from (self._on_device(self.read(plan, modalities)) for plan in plans)
+            return
+        pool, ahead = self.readers(), self.workers * self.prefetch
+        pending = collections.deque(pool.submit(_read, plan, modalities) for plan in plans[:ahead])
+        for i in range(len(plans)):
+            host = pending.popleft().result()
+            if i + ahead < len(plans):
+                pending.append(pool.submit(_read, plans[i + ahead], modalities))
+            yield self._on_device(host)
+
+    def _on_device(self, host: dict) -> RawBatch:
+        def move(tensor: Tensor) -> Tensor:
+            if self.device.type == "cuda":
+                return tensor.pin_memory().to(self.device, non_blocking=True)
+            return tensor.to(self.device)
+
+        frames = host.get("frames")
+        return RawBatch(move(frames) if frames is not None else None,
+                        {m: move(t) for m, t in host["sensors"].items()})
 
 
-class _PlannedReads(torch.utils.data.Dataset):
-    """Item i: StoreReader.read of the epoch's i-th plan."""
+_READER: StoreReader | None = None  # a reader process's own source (opened by _start_reader)
 
-    def __init__(self, reader: StoreReader, plans: Sequence[BatchPlan], modalities: tuple[str, ...]):
-        self.reader, self.plans, self.modalities = reader, plans, modalities
 
-    def __len__(self) -> int:
-        return len(self.plans)
+def _start_reader(path, slots: np.ndarray | None, stream: StreamGrid | None) -> None:
+    """Open the store once in a reader process."""
+    global _READER
+    torch.set_num_threads(1)
+    _READER = StoreReader(open_store(path), slots, torch.device("cpu"), stream, workers=0)
 
-    def __getitem__(self, index: int) -> dict:
-        return self.reader.read(self.plans[index], self.modalities)
+
+def _read(plan: BatchPlan, modalities: tuple[str, ...]) -> dict:
+    return _READER.read(plan, modalities)

@@ -441,6 +441,12 @@ class GSDM(nn.Module):
         self.teacher_taps = list(teacher_taps)
         self.core = GSDMLoss(class_embedding, graph=graph, weighting=weighting)
 
+    def compact_teacher_tap(self, tap: Tensor) -> Tensor:
+        """What this loss reads of a teacher tap (B, C, H, W). With "mean" weighting a map is
+        ReLU(sum_c w_b A_bc) with one weight per sample, the same as ReLU(w_b sum_c A_bc): the channel
+        sum (B, 1, H, W) gives the same map, so a teacher cache keeps only it. "channel": the whole tap."""
+        return tap.sum(dim=1, keepdim=True) if self.core.weighting == "mean" else tap
+
     def forward(self, student: NetOutput, teacher: NetOutput, **context) -> Tensor:
         s_abl, t_abl = context.get("student_ablated"), context.get("teacher_ablated")
         if s_abl is None or t_abl is None:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.autograd.profiler import record_function
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -415,10 +416,12 @@ def train_epoch(model: nn.Module, stage: Stage, loader: Loader, optimizer: torch
 def _optimizer_step(loss: Tensor, optimizer: torch.optim.Optimizer, params: list[Tensor], grad_clip: float) -> None:
     """Backward and one optimiser step; the global gradient norm clipped to grad_clip when it is > 0."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    optimizer.step()
+    with record_function("backward"):
+        loss.backward()
+    with record_function("optimizer"):
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
 
 
 def _epoch_means(totals: dict[str, Tensor], seen: int, correct: Tensor, scored: Tensor, stage: Stage, ctx: Context

@@ -18,10 +18,12 @@ LOSSES registry, weighted by kd_weight; `--kd none` trains the video baseline (C
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.autograd.profiler import record_function
 
 from pipeline.config import DatasetSpec
 from pipeline.store import Store
@@ -73,15 +75,37 @@ class SakdnStudent(DistilledStudent, VideoClassifier):
     def teacher_output(self, batch: Batch) -> NetOutput:
         return self.teacher(batch.sensors)
 
+    def teacher_cacheable(self) -> bool:
+        """GAF teachers (their images are never augmented) and the method's own terms (a --kd baseline
+        may read whole taps); raw-signal teachers read augmented streams and run live."""
+        return self.stream_seconds is None and self.kd_name is None
+
+    def compact_teacher(self, output: NetOutput) -> NetOutput:
+        """GSDM reads the teachers' taps only through their channel sums (losses.GSDM.compact_teacher_tap)."""
+        if "gsdm" not in self.weights:
+            return dataclasses.replace(output, taps={})
+        return dataclasses.replace(output, taps={name: self.gsdm.compact_teacher_tap(tap)
+                                                 for name, tap in output.taps.items()})
+
+    def live_ablated_teacher(self, batch: Batch) -> NetOutput | None:
+        return ablated_forward(self.teacher, batch.sensors) if "gsdm" in self.weights else None
+
     def method_terms(self, student: NetOutput, teacher: NetOutput, batch: Batch) -> dict[str, Tensor]:
         terms = {}
         if "st" in self.weights:
-            terms["st"] = self.st(student, teacher)
+            with record_function("term.st"):
+                terms["st"] = self.st(student, teacher)
         if "gsdm" in self.weights:
-            terms["gsdm"] = self.gsdm(student, teacher, student_ablated=ablated_forward(self.net, batch.video),
-                                      teacher_ablated=ablated_forward(self.teacher, batch.sensors))
+            with record_function("gsdm.ablated_student"):
+                student_ablated = ablated_forward(self.net, batch.video)
+            with record_function("gsdm.ablated_teacher"):
+                teacher_ablated = self.ablated_teacher(batch)
+            with record_function("term.gsdm"):
+                terms["gsdm"] = self.gsdm(student, teacher, student_ablated=student_ablated,
+                                          teacher_ablated=teacher_ablated)
         if "semantic" in self.weights:
-            terms["semantic"] = self.semantic(student, teacher)
+            with record_function("term.semantic"):
+                terms["semantic"] = self.semantic(student, teacher)
         return terms
 
 

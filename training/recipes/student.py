@@ -8,7 +8,8 @@ label, which is what lets it learn from takes without one. The base owns what ev
 
     the frozen teacher     freeze() once, kept in eval mode by Stage.train, left out of checkpoints
     teacher_output(batch)  the teacher's output of a batch, under no_grad: the one place a teacher
-                           runs, so its outputs could be answered from a cache instead
+                           runs; where teacher_cacheable(), cache_teacher() computes it once per take
+                           (training.recipes.teacher_cache) and training batches are answered from it
     --kd NAME              the KD_BASELINES loss replaces the method's terms (weight --kd-weight)
     --ablate / weights     a term that is ablated or weighted 0 is neither computed nor logged
 
@@ -21,12 +22,14 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.profiler import record_function
 
-from training.data.loaders import Batch
+from training.data.loaders import Batch, Loader, Needs
 from training.engine.trainer import Stage, StepOutput
 from training.models.output import NetOutput
 from training.options import RunOptions
 from training.recipes.common import baseline_kd, freeze
+from training.recipes.teacher_cache import TeacherCache, build_cache, teacher_key
 
 
 class DistilledStudent(Stage):
@@ -35,6 +38,7 @@ class DistilledStudent(Stage):
 
     TERMS: tuple[str, ...] = ()  # the method's own distillation terms
     distils = True
+    teacher_cache: TeacherCache | None = None
 
     def distil_from(self, teacher: nn.Module, weights: Mapping[str, float], options: RunOptions,
                     baseline_taps: tuple[Sequence[str], Sequence[str]]) -> None:
@@ -65,14 +69,56 @@ class DistilledStudent(Stage):
         """The unweighted terms named in self.weights (at least those)."""
         raise TypeError(f"{type(self).__name__} must implement method_terms(student, teacher, batch)")
 
+    def teacher_cacheable(self) -> bool:
+        """True where the teacher's output of a take is the same in every epoch (its input is not
+        augmented) and the terms read only what compact_teacher keeps; the default: no."""
+        return False
+
+    def compact_teacher(self, output: NetOutput) -> NetOutput:
+        """The part of a teacher output the terms read: what a teacher cache keeps (default: all of it)."""
+        return output
+
+    def cache_teacher(self, loader: Loader, store_digest: str, autocast) -> TeacherCache:
+        """Compute the teacher's (compacted) output of every take `loader` trains on, once; training
+        batches are then answered from it (training.recipes.teacher_cache)."""
+        self.teacher_cache = None
+        self.teacher.eval()
+        key = teacher_key(self.teacher, store_digest, self.gaf_size)
+        passes = loader.take_pass(Needs(modalities=self.train_needs.modalities))
+        self.teacher_cache = build_cache(key, passes, lambda b: self.compact_teacher(self.teacher_output(b)),
+                                         self.live_ablated_teacher, autocast)
+        return self.teacher_cache
+
+    def live_ablated_teacher(self, batch: Batch) -> NetOutput | None:
+        """The teacher's output of an all-zero input shaped like `batch`'s, where a term reads it (default: none)."""
+        return None
+
+    def ablated_teacher(self, batch: Batch) -> NetOutput | None:
+        """live_ablated_teacher, answered from the cache (its one row repeated) when there is one."""
+        cache = self.teacher_cache
+        if cache is not None and cache.ablated is not None:
+            return cache.ablated_rows(len(batch))
+        return self.live_ablated_teacher(batch)
+
+    def teacher_of(self, batch: Batch) -> NetOutput:
+        """The teacher's output of a batch: from the cache where it holds every take, else computed."""
+        cache = self.teacher_cache
+        if cache is None:
+            return self.teacher_output(batch)
+        return cache.output(batch.take) if cache.covers(batch.take) else self.compact_teacher(self.teacher_output(batch))
+
     def forward(self, batch: Batch) -> StepOutput:
-        student = self.student_output(batch)
-        with torch.no_grad():
-            teacher = self.teacher_output(batch)
-        if self.kd_name is not None:
-            raw = {f"kd_{self.kd_name}": self.kd(student, teacher)}
-        else:
-            raw = self.method_terms(student, teacher, batch)
+        """The step's loss; its parts run in named profiler scopes (student_forward, teacher_forward,
+        terms: bench/train.py splits a step by them)."""
+        with record_function("student_forward"):
+            student = self.student_output(batch)
+        with torch.no_grad(), record_function("teacher_forward"):
+            teacher = self.teacher_of(batch)
+        with record_function("terms"):
+            if self.kd_name is not None:
+                raw = {f"kd_{self.kd_name}": self.kd(student, teacher)}
+            else:
+                raw = self.method_terms(student, teacher, batch)
         terms = {"ce": self.cross_entropy(student.logits, batch.label)}
         terms.update({name: weight * raw[name] for name, weight in self.weights.items()})
         return StepOutput(loss=sum(terms.values()), terms=terms, logits=student.logits)

@@ -69,7 +69,10 @@ def evaluate_run(run_dir: Path, protocol: str | None = None, stage: str | None =
         evaluator.to(ctx.device)
         stage_views = views if evaluator.video_arch else Views()
         data = _test_data(store, spec, options, evaluator, protocol, ctx, batch_size, stage_views)
-        predictions = predict(evaluator, data.test, ctx)
+        try:
+            predictions = predict(evaluator, data.test, ctx)
+        finally:
+            data.close()
         note = "" if stage_views == views else f"{name}: no video, so {views.describe()} views do not apply (one view)"
         evaluations.append(StageEvaluation(name, path, int(saved["epoch"]), predictions.scores(spec.num_classes),
                                            stage_views, note))

@@ -21,6 +21,7 @@ import torch
 
 from pipeline.config import load_dataset
 from pipeline.store import Store, open_store
+from pipeline.units import format_bytes
 from training.data.loaders import DataError, build_data
 from training.engine.trainer import RESULTS_FILE, Context, FitResult, fit, make_context, seed_everything
 from training.models.normalize import input_normalizer
@@ -101,15 +102,31 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
                           world=ctx.world, channels_last=ctx.channels_last, train_fraction=optim.train_fraction,
                           paired=options.distill_unlabelled and stage.distils)
         logger.info(_describe(name, titles[name], data))
-        results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume,
-                            test_every=options.test_every, val_every=options.val_every,
-                            tensorboard=options.tensorboard)
+        if options.teacher_cache and stage.distils and stage.teacher_cacheable() and data.train is not None:
+            _cache_teacher(name, stage, data, store, ctx)
+        try:
+            results[name] = fit(stage, data, optim, ctx, stage_dir, spec.num_classes, resume=options.resume,
+                                test_every=options.test_every, val_every=options.val_every,
+                                tensorboard=options.tensorboard)
+        finally:
+            data.close()
     if ctx.is_main:
         from training.run.report import write_run_report
 
         write_run_report(run_dir, titles, spec, store, options.data.protocol or spec.default_protocol, options.seed,
                          baseline=options.baseline, modalities=tuple(scored))
     return results
+
+
+def _cache_teacher(name: str, stage, data, store: Store, ctx: Context) -> None:
+    """The student's frozen teacher computed once per training take (training.recipes.teacher_cache), on
+    the device and in the memory format the steps use."""
+    stage.to(ctx.device)
+    if ctx.channels_last:
+        stage.to(memory_format=torch.channels_last)
+    cache = stage.cache_teacher(data.train, store.attrs["config_digest"], ctx.autocast)
+    logger.info(f"[{name}] teacher cache: {len(cache)} takes, {format_bytes(cache.nbytes)}, built in "
+                f"{cache.seconds:.1f} s (key {cache.key}); the steps run no teacher forward")
 
 
 def _describe(name: str, title: str, data) -> str:
