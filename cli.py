@@ -16,7 +16,7 @@ import click
 
 from pipeline.config import CACHE_DIR, DATASETS_ENV, RUNS_DIR, DatasetsError, dataset_names, load_dataset
 from pipeline.prepare import COMBINES, GAF_METHODS, SCALINGS, SCHEDULERS
-from pipeline.store import store_path
+from pipeline.store import store_location, store_path
 from pipeline.synthetic import LAYOUTS as SYNTH_LAYOUTS
 from training.options import (CHECKPOINTS, OPTIMIZERS, RESIDENCIES, SCHEDULES,
                               SHUFFLES, SPAMFM_EVAL, SPAMFM_GATES, STAGE_ORDER, STAGE_SIDES, STAGES, VIDEO_INPUTS,
@@ -46,6 +46,15 @@ def _frame_size_option(ctx, param, value):
 
 def _list_option(ctx, param, value):
     return parse_list(value)
+
+
+def _location_option(ctx, param, value):
+    """--store / --cache: a local path (as a Path) or an fsspec URL (the string as given); a plain string
+    option, since click.Path would fold a URL's `//`."""
+    return store_location(value) if value is not None else None
+
+
+LOCATION_HELP = "a folder or an fsspec URL: memory://..., file:///abs/..., s3://bucket/... (the s3 extra)"
 
 
 def _subjects_option(ctx, param, value):
@@ -186,8 +195,8 @@ def synth(layout, out, subjects, takes, classes, seed, quirks, frame_size) -> No
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--root", type=click.Path(path_type=Path), default=None,
               help="raw dataset tree [default: datasets.yaml root, or its root_env variable]")
-@click.option("--cache", type=click.Path(path_type=Path), default=CACHE_DIR, show_default="cache/ under the working directory",
-              help="store folder")
+@click.option("--cache", callback=_location_option, default=CACHE_DIR,
+              show_default="cache/ under the working directory", help=f"where stores live: {LOCATION_HELP}")
 @click.option("--modalities", default=None, help="comma list of sensor modalities and/or 'video' [default: all]")
 @click.option("--scheduler", default="threads", help=f"{' | '.join(SCHEDULERS)} | tcp://host:port (a dask.distributed cluster)")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="parallel workers [default: CPU count]")
@@ -248,9 +257,9 @@ def prepare(dataset, root, cache, modalities, scheduler, workers, force, limit, 
 
 @cli.command()
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
-@click.option("--cache", type=click.Path(path_type=Path), default=CACHE_DIR, show_default="cache/ under the working directory",
-              help="store folder")
-@click.option("--store", type=click.Path(path_type=Path), default=None,
+@click.option("--cache", callback=_location_option, default=CACHE_DIR,
+              show_default="cache/ under the working directory", help=f"where stores live: {LOCATION_HELP}")
+@click.option("--store", callback=_location_option, default=None,
               help="the store itself, as train / evaluate / baseline take it [default: <cache>/<dataset>.zarr]")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable summary on stdout")
 @click.option("--take", "take_index", type=click.IntRange(min=0), default=None, help="take row to render")
@@ -294,7 +303,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--protocol", default=None, help="split protocol of datasets.yaml [default: the dataset's]")
 @click.option("--name", default=None, help="run directory name [default: <dataset>-<mode>-s<seed>]")
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=None, help="[default: runs/]")
-@click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
+@click.option("--store", callback=_location_option, default=None,
+              help="the store: a path or an fsspec URL (see --cache of prepare) [default: cache/<dataset>.zarr]")
 @click.option("--teachers", type=click.Path(path_type=Path, exists=True), default=None,
               help="run directory whose stage-1 teachers the student stage reuses")
 @click.option("--backbone", type=RegistryChoice(_registered("backbone_names")), default=None, help="TRN backbone [default: bninception]")
@@ -432,7 +442,8 @@ def evaluate(run_dir, protocol, stage, checkpoint, device, batch_size, save_pred
 @cli.command()
 @click.option("--dataset", required=True, callback=_dataset_option, help="entry of datasets.yaml")
 @click.option("--protocol", default=None, help="split protocol [default: the dataset's]")
-@click.option("--store", type=click.Path(path_type=Path), default=None, help="[default: cache/<dataset>.zarr]")
+@click.option("--store", callback=_location_option, default=None,
+              help="the store: a path or an fsspec URL (see --cache of prepare) [default: cache/<dataset>.zarr]")
 @click.option("--seed", type=int, default=0)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="also write results.md / results.json here")
 def baseline(dataset, protocol, store, seed, out) -> None:

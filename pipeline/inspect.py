@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.config import CACHE_DIR, load_dataset
 from pipeline.sampling import centre_candidates
 from pipeline.splits import split_masks
-from pipeline.store import FAILED, OK, PENDING, Store, open_store, store_path
+from pipeline.store import FAILED, OK, PENDING, Store, StoreLocation, open_store, store_location, store_path
 from pipeline.units import format_bytes
 
 
@@ -26,12 +26,12 @@ class InspectError(Exception):
 @dataclass(frozen=True)
 class InspectOptions:
     dataset: str
-    cache: Path = CACHE_DIR
+    cache: StoreLocation = CACHE_DIR  # a folder or an fsspec URL, as prepare --cache takes it
     as_json: bool = False
     take_index: int | None = None
     take_key: str | None = None
     png: Path | None = None
-    store: Path | None = None  # the store itself, as train / evaluate / baseline name it (wins over cache)
+    store: StoreLocation | None = None  # the store itself, as train / evaluate / baseline name it (wins over cache)
 
 
 def array_table(store: Store) -> list[dict]:
@@ -211,7 +211,7 @@ def render_take(store: Store, take: int, png: Path) -> Path:
 
 def inspect_store(options: InspectOptions) -> str:
     """Summary text (or JSON) of <cache>/<dataset>.zarr; renders one take when --png is given."""
-    path = Path(options.store) if options.store else store_path(options.cache, options.dataset)
+    path = store_location(options.store) if options.store else store_path(options.cache, options.dataset)
     try:
         store = open_store(path)
     except (FileNotFoundError, ValueError) as error:

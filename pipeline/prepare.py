@@ -6,6 +6,10 @@ last. A re-run skips blocks whose status is written, so a killed run resumes and
 same store as an uninterrupted one. A recording that cannot be read is marked failed with its
 one-line reason; the others are unaffected. Tasks receive paths and settings only (picklable), so
 the same graph runs on the local schedulers and on a dask.distributed cluster.
+
+The cache may be an fsspec URL (pipeline.store.store_location): the store is written at
+<URL>/<dataset>.zarr. A memory:// store lives in this process only, so it takes the synchronous or
+threads scheduler; a store off the local disk gets no write lock (see _write_lock).
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ class PrepareOptions:
 
     dataset: str
     root: Path | None = None
-    cache: Path = CACHE_DIR
+    cache: zstore.StoreLocation = CACHE_DIR  # a folder, or an fsspec URL (memory://..., s3://...)
     modalities: tuple[str, ...] | None = None  # sensor modalities and/or "video"
     scheduler: str = "threads"  # synchronous | threads | processes | tcp://host:port
     workers: int | None = None
@@ -62,7 +66,7 @@ class PrepareOptions:
 class BlockSettings:
     """What a block task needs besides its records: plain values, picklable."""
 
-    store_path: str
+    store_path: str  # what zarr opens (pipeline.store.zarr_target): a local path or a URL
     layout_name: str
     modalities: tuple[str, ...]
     sensor_ranges: dict[str, tuple[tuple[float, float], ...]]
@@ -80,7 +84,7 @@ class BlockSettings:
 class PrepareReport:
     """Outcome of one prepare call; `failed` lists (kind, key, reason) of every failed recording."""
 
-    store_path: Path
+    store_path: zstore.StoreLocation
     takes: int
     clips: int
     modalities: list[str]
@@ -153,7 +157,7 @@ def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take
             "signal": signal, "gaf": gaf, "present": present, "duration_s": duration, "nsamples": nsamples,
         }
     block = zstore.TakeBlock(start=start, status=status.astype(str), error=errors.astype(str), sensors=sensors)
-    zstore.write_take_block(Path(settings.store_path), block)
+    zstore.write_take_block(settings.store_path, block)
     failed = [("take", t.key, str(e)) for t, s, e in zip(takes, block.status, block.error) if s == zstore.FAILED]
     return {"kind": "takes", "count": n, "failed": failed}
 
@@ -193,7 +197,7 @@ def prepare_clip_block(settings: BlockSettings, start: int, clips: Sequence[Clip
             frames[row] = clip_frames
     block = zstore.ClipBlock(start=start, status=status.astype(str), error=errors.astype(str),
                              nframes=nframes, frames=frames)
-    zstore.write_clip_block(Path(settings.store_path), block)
+    zstore.write_clip_block(settings.store_path, block)
     failed = [("clip", f"{c.take_key} cam{c.camera}", str(e)) for c, s, e in zip(clips, block.status, block.error)
               if s == zstore.FAILED]
     return {"kind": "clips", "count": n, "failed": failed}
@@ -280,7 +284,7 @@ def _settings_difference(old: dict, new: dict) -> str:
     return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k))
 
 
-def _collect_failures(path: Path) -> list[tuple[str, str, str]]:
+def _collect_failures(path: zstore.StoreLocation) -> list[tuple[str, str, str]]:
     store = zstore.open_store(path)
     failed = [("take", str(k), str(e)) for k, s, e in zip(store.takes["key"], store.takes["status"],
                                                           store.takes["error"]) if s == zstore.FAILED]
@@ -385,7 +389,7 @@ def _pending_tasks(settings: BlockSettings, selection: Selection, options: Prepa
     """Delayed tasks of the blocks whose status is not written yet, records per kind, blocks skipped."""
     import dask
 
-    path = Path(settings.store_path)
+    path = settings.store_path
     kinds = (("clips", prepare_clip_block, selection.clips, options.clip_block),
              ("takes", prepare_take_block, selection.takes, options.take_block))
     per_kind, totals, skipped = [], {}, 0
@@ -405,14 +409,14 @@ def _pending_tasks(settings: BlockSettings, selection: Selection, options: Prepa
     return tasks, totals, skipped
 
 
-def _check_existing(store_path: Path, options: PrepareOptions, config: dict, digest: str,
+def _check_existing(store_path: zstore.StoreLocation, options: PrepareOptions, config: dict, digest: str,
                     records_digest: str, root: Path) -> bool:
     """True when a store to resume is there; clears a half-created or --force'd one; refuses a mismatch."""
-    if not store_path.exists():
+    if not zstore.store_exists(store_path):
         return False
     attrs = zstore.read_attrs(store_path)
     if options.force or attrs is None:
-        if attrs is None and not (store_path / "zarr.json").exists() and any(store_path.iterdir()):
+        if attrs is None and zstore.holds_other_files(store_path):
             raise PrepareError(f"{store_path}: exists and is not a Zarr store; move it away first")
         zstore.remove_store(store_path)
         return False
@@ -430,9 +434,19 @@ def _check_existing(store_path: Path, options: PrepareOptions, config: dict, dig
 
 
 @contextmanager
-def _write_lock(store_path: Path) -> Iterator[None]:
-    """The store's StoreLock for the whole prepare; a store busy with another writer is a PrepareError."""
-    lock = zstore.StoreLock(store_path)
+def _write_lock(store_path: zstore.StoreLocation) -> Iterator[None]:
+    """The store's StoreLock for the whole prepare; a store busy with another writer is a PrepareError.
+
+    Only a store on the local disk (a path or a file:// URL) is locked: the lock is an fcntl.flock on a
+    file beside it, which nothing off this machine sees. A memory:// store lives in this process, and an
+    object store offers no lock every writer honours, so two prepares of one s3:// store at a time are
+    for the user to avoid.
+    """
+    local = zstore.local_path(store_path)
+    if local is None:
+        yield
+        return
+    lock = zstore.StoreLock(local)
     try:
         lock.acquire()
     except zstore.StoreBusyError as error:
@@ -461,8 +475,9 @@ def prepare(options: PrepareOptions) -> PrepareReport:
         "clips": [[c.take_key, c.camera, _relative(c.video, root)] for c in selection.clips],
     })
     store_path = zstore.store_path(options.cache, spec.name)
+    target = zstore.zarr_target(store_path)
     settings = BlockSettings(
-        store_path=str(store_path), layout_name=spec.layout, modalities=selection.modalities,
+        store_path=target, layout_name=spec.layout, modalities=selection.modalities,
         sensor_ranges={m: spec.sensors[m].range for m in selection.modalities}, signal_length=spec.signal_length,
         gaf_size=options.gaf_size, gaf_method=options.gaf_method, scaling=options.scaling,
         segments=spec.video.segments, candidates=spec.video.candidates, frame_size=selection.frame_size,
@@ -471,11 +486,11 @@ def prepare(options: PrepareOptions) -> PrepareReport:
 
     with _write_lock(store_path):
         if not _check_existing(store_path, options, config, digest, records_digest, root):
-            _create(store_path, spec, options, selection, root, config, digest, records_digest)
+            _create(target, spec, options, selection, root, config, digest, records_digest)
         tasks, totals, skipped = _pending_tasks(settings, selection, options)
         if tasks:
             _run_resumable(tasks, totals, options)
-        zstore.mark_complete(store_path)
+        zstore.mark_complete(target)
         failed = _collect_failures(store_path)
 
     return PrepareReport(
@@ -501,9 +516,26 @@ def _checked_request(options: PrepareOptions) -> tuple[DatasetSpec, Path]:
     if not root.is_dir():
         raise PrepareError(f"{root}: raw dataset folder of {spec.name} not found "
                            f"(pass --root or set {spec.raw.get('root_env', 'the root_env variable')})")
-    if Path(options.cache).exists() and not Path(options.cache).is_dir():
-        raise PrepareError(f"{options.cache}: --cache must be a folder, and this is a file")
+    _check_cache(options)
     return spec, root
+
+
+def _check_cache(options: PrepareOptions) -> None:
+    """A one-line PrepareError for a cache prepare cannot write to: a local file, a URL no installed
+    filesystem answers, or memory:// with a scheduler whose workers live in other processes (each would
+    write into its own memory, which this process never sees)."""
+    local = zstore.local_path(options.cache)
+    if local is not None:
+        if local.exists() and not local.is_dir():
+            raise PrepareError(f"{options.cache}: --cache must be a folder, and this is a file")
+        return
+    try:
+        zstore.store_exists(options.cache)  # an unknown protocol or a missing package fails here, not mid-run
+    except zstore.StoreLocationError as error:
+        raise PrepareError(str(error)) from None
+    if options.cache.startswith("memory://") and options.scheduler not in ("synchronous", "threads"):
+        raise PrepareError(f"{options.cache}: a memory:// store lives in one process; prepare it with "
+                           f"--scheduler threads or synchronous, not {options.scheduler}")
 
 
 def _run_resumable(tasks: list, totals: dict, options: PrepareOptions) -> None:
@@ -530,7 +562,7 @@ def _class_embedding(spec: DatasetSpec, options: PrepareOptions, source: str) ->
             return table, {"source": source, "dim": int(table.shape[1]), "combine": None, "tokens": []}
         # the packaged default is converted once per checkout (cache/glove); a user's GloVe file
         # is converted beside the stores it serves
-        vectors = load_glove() if options.glove is None else load_glove(options.glove, Path(options.cache) / "glove")
+        vectors = load_glove() if options.glove is None else load_glove(options.glove, _glove_folder(options.cache))
         table, tokens = class_embeddings(spec.classes, vectors, spec.aliases, combine=options.combine)
     except EmbeddingFileError as error:
         raise PrepareError(str(error)) from None
@@ -542,9 +574,15 @@ def _class_embedding(spec: DatasetSpec, options: PrepareOptions, source: str) ->
                    "tokens": [list(t) for t in tokens]}
 
 
-def _create(store_path: Path, spec: DatasetSpec, options: PrepareOptions, selection: Selection, root: Path,
+def _glove_folder(cache: zstore.StoreLocation) -> Path:
+    """Where a user's GloVe file is converted: beside the stores it serves when they are on the local disk,
+    else under the local cache/ (gensim reads and writes local files only)."""
+    return (zstore.local_path(cache) or CACHE_DIR) / "glove"
+
+
+def _create(store_path: str, spec: DatasetSpec, options: PrepareOptions, selection: Selection, root: Path,
             config: dict, digest: str, records_digest: str) -> None:
-    """Embed the class names, then write the empty store (all statuses pending)."""
+    """Embed the class names, then write the empty store (all statuses pending) at `store_path`, what zarr opens."""
     embedding, embedding_attrs = _class_embedding(spec, options, config["embedding_source"])
     takes, clips = selection.takes, selection.clips
     take_index = {take.key: i for i, take in enumerate(takes)}

@@ -25,12 +25,14 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
@@ -41,14 +43,94 @@ TAKE_INT_COLUMNS = ("label", "subject", "trial", "scene", "session")
 CLIP_INT_COLUMNS = ("take", "camera", "nframes")
 
 
-def store_path(cache: Path, dataset: str) -> Path:
-    """<cache>/<dataset>.zarr: where prepare writes a dataset and where every command looks for it."""
+StoreLocation = str | Path  # a local path, or an fsspec URL kept as the string given
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(::[A-Za-z][A-Za-z0-9+.-]*)*://")
+_LOCAL_PROTOCOLS = ("file", "local")
+
+
+class StoreLocationError(ValueError):
+    """A URL no filesystem answers (unknown protocol, its fsspec package not installed); one line."""
+
+
+def is_url(location: StoreLocation) -> bool:
+    """True for a string that starts `protocol://` (fsspec's form, chained ones included); a Path never
+    is one, since Path has already folded the `//` of any URL it was built from."""
+    return isinstance(location, str) and _URL.match(location) is not None
+
+
+def store_location(location: StoreLocation) -> StoreLocation:
+    """A URL as the string given, anything else as a Path: how every command reads --store and --cache.
+
+    A store lives at a local path or at an fsspec URL (`memory://`, `file:///abs`, `s3://bucket/x.zarr` with
+    the s3 extra). A path keeps Path semantics; a URL stays the string as written, because Path would fold
+    its `//` into `/`."""
+    return location if is_url(location) else Path(location)
+
+
+def local_path(location: StoreLocation) -> Path | None:
+    """The local folder a location names (a path, or a file:// URL's path); None for any other URL, whose
+    bytes are not on this machine's disk (memory://, s3://, ...)."""
+    if not is_url(location):
+        return Path(location)
+    if location.split("://", 1)[0] in _LOCAL_PROTOCOLS:
+        return Path(fsspec.core.strip_protocol(location))
+    return None
+
+
+def zarr_target(location: StoreLocation) -> str:
+    """What zarr opens for a location: a local one as its path (zarr's LocalStore creates the folders a write
+    needs; its fsspec store over file:// does not), any other URL as written (zarr's FsspecStore)."""
+    local = local_path(location)
+    return str(local) if local is not None else location
+
+
+def _filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """fsspec's filesystem and path of a URL, or a one-line StoreLocationError naming the URL."""
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as error:
+        extra = " (pip install 'crossmodal-kd[s3]')" if url.startswith("s3://") else ""
+        raise StoreLocationError(f"{url}: {error}{extra}") from None
+    except ValueError as error:
+        raise StoreLocationError(f"{url}: {error}") from None
+
+
+def store_exists(location: StoreLocation) -> bool:
+    """Whether anything is at the location (a folder, or for an object store any key under that prefix)."""
+    local = local_path(location)
+    if local is not None:
+        return local.exists()
+    fs, path = _filesystem(location)
+    return fs.exists(path)
+
+
+def holds_other_files(location: StoreLocation) -> bool:
+    """True when the location holds something that is no Zarr group (no zarr.json at its top): prepare
+    must not delete what it did not write."""
+    local = local_path(location)
+    if local is not None:
+        return local.is_dir() and not (local / "zarr.json").exists() and any(local.iterdir())
+    fs, path = _filesystem(location)
+    return fs.exists(path) and not fs.exists(f"{path}/zarr.json") and bool(fs.ls(path))
+
+
+def store_path(cache: StoreLocation, dataset: str) -> StoreLocation:
+    """<cache>/<dataset>.zarr: where prepare writes a dataset and where every command looks for it.
+
+    A URL cache gets the name appended to the string (`memory://` -> `memory://<dataset>.zarr`)."""
+    if is_url(cache):
+        return f"{cache}{'' if cache.endswith('/') else '/'}{dataset}.zarr"
     return Path(cache) / f"{dataset}.zarr"
 
 
-def remove_store(path: Path) -> None:
+def remove_store(location: StoreLocation) -> None:
     """Delete a store (a half-created one, or one rebuilt with --force)."""
-    shutil.rmtree(path)
+    local = local_path(location)
+    if local is not None:
+        shutil.rmtree(local)
+        return
+    fs, path = _filesystem(location)
+    fs.rm(path, recursive=True)
 
 
 class StoreBusyError(RuntimeError):
@@ -244,10 +326,10 @@ def layout_from_dict(d: Mapping) -> StoreLayout:
     )
 
 
-def read_attrs(path: Path) -> dict | None:
+def read_attrs(path: StoreLocation) -> dict | None:
     """The group attrs of a store, or None when there is no valid store (absent or half-created)."""
     try:
-        attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+        attrs = dict(zarr.open_group(zarr_target(path), mode="r").attrs)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, KeyError):
         return None
     return attrs if "config_digest" in attrs else None
@@ -329,9 +411,9 @@ class Store:
     Row selections are int index arrays (None = all rows), returned in the order given.
     """
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._group = zarr.open_group(str(self.path), mode="r")
+    def __init__(self, path: StoreLocation):
+        self.path = store_location(path)
+        self._group = zarr.open_group(zarr_target(self.path), mode="r")
         self.attrs: dict = dict(self._group.attrs)
         if "config_digest" not in self.attrs:
             raise ValueError(f"{self.path}: not a prepared store (no config digest; prepare did not finish creating it)")
@@ -452,13 +534,18 @@ class Store:
         return self._group[name]
 
     def stored_bytes(self) -> int:
-        """Bytes the whole store takes on disk (every chunk and metadata file)."""
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        """Bytes the whole store takes on disk or in its bucket (every chunk and metadata file): a local
+        store's files summed, any other's as fsspec's du reports them (one listing, no chunk read)."""
+        local = local_path(self.path)
+        if local is not None:
+            return sum(f.stat().st_size for f in local.rglob("*") if f.is_file())
+        fs, path = _filesystem(self.path)
+        return int(fs.du(path, total=True))
 
 
-def open_store(path: Path) -> Store:
-    """Open a prepared store read-only."""
-    path = Path(path)
-    if not path.exists():
+def open_store(path: StoreLocation) -> Store:
+    """Open a prepared store read-only, at a local path or an fsspec URL (see store_location)."""
+    path = store_location(path)
+    if not store_exists(path):
         raise FileNotFoundError(f"{path}: no store here (run `python cli.py prepare` first)")
     return Store(path)

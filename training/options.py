@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import CACHE_DIR, RUNS_DIR, TABLE_I_WEIGHTS, DatasetSpec, StageDefaults, named_weights
-from pipeline.store import store_path
+from pipeline.store import StoreLocation, store_location, store_path
 from pipeline.units import parse_size
 
 STAGE_ORDER = ("teachers", "student")  # the two stages of every mode, in training order
@@ -93,7 +93,7 @@ class DataOptions:
     """What the data side selects and how it shapes batches."""
 
     protocol: str | None = None  # None: the dataset's default_protocol
-    store: Path | None = None  # None: cache/<dataset>.zarr under the working directory
+    store: StoreLocation | None = None  # a path or an fsspec URL; None: cache/<dataset>.zarr in the working directory
     val_fraction: float = 0.2  # share of TRAINING subjects held out for model selection
     val_subjects: tuple[int, ...] = ()  # explicit held-out training subjects (wins over val_fraction)
     gaf_size: int | None = None  # GAF side fed to the networks; None: as stored
@@ -167,8 +167,8 @@ class RunOptions:
         return Path(self.runs_dir) / self.run_name
 
     @property
-    def store_path(self) -> Path:
-        return Path(self.data.store) if self.data.store else store_path(CACHE_DIR, self.dataset)
+    def store_path(self) -> StoreLocation:
+        return store_location(self.data.store) if self.data.store else store_path(CACHE_DIR, self.dataset)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (paths as strings, tuples as lists), for YAML."""
@@ -243,7 +243,8 @@ def _plain(value: Any) -> Any:
 
 
 def _from_plain(cls, raw: dict[str, Any]):
-    """Build dataclass `cls` from plain values: lists back to tuples, path fields back to Path."""
+    """Build dataclass `cls` from plain values: lists back to tuples, path fields back to Path, and a
+    StoreLocation field through store_location (a URL stays a string: Path would fold its `//`)."""
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in raw:
@@ -252,6 +253,8 @@ def _from_plain(cls, raw: dict[str, Any]):
         kind = str(f.type)
         if isinstance(value, list) and "tuple" in kind:
             value = tuple(value)
+        elif isinstance(value, str) and "StoreLocation" in kind:
+            value = store_location(value)
         elif isinstance(value, str) and "Path" in kind:
             value = Path(value)
         kwargs[f.name] = value

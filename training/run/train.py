@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from pipeline.config import load_dataset
-from pipeline.store import Store, open_store
+from pipeline.store import Store, StoreLocation, open_store
 from pipeline.units import format_bytes
 from training.data.loaders import DataError, build_data
 from training.engine.trainer import RESULTS_FILE, Context, FitResult, fit, make_context, seed_everything
@@ -32,10 +32,10 @@ from training.run.config import CONFIG_FILE, check_runnable, resume_options, wri
 logger = logging.getLogger(__name__)
 
 
-def open_checked_store(path: Path) -> Store:
-    """open_store with a one-line DataError for a missing or unreadable store."""
+def open_checked_store(path: StoreLocation) -> Store:
+    """open_store with a one-line DataError for a missing or unreadable store (a path or an fsspec URL)."""
     try:
-        return open_store(Path(path))
+        return open_store(path)
     except (FileNotFoundError, ValueError, KeyError) as error:
         raise DataError(str(error).splitlines()[0] if str(error) else f"{path}: not a readable store") from None
 
