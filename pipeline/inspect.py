@@ -1,4 +1,5 @@
-"""Look inside a prepared store: arrays and their compression, counts per class and split, failures.
+"""Look inside a prepared store: arrays and their compression, counts per class and split, failures
+and the takes kept with skipped lines.
 
 `summarise(store)` returns a JSON-ready dict, `format_summary` prints it as text, and
 `render_take(store, index, png)` draws one take: per modality its resampled signal and the GAF
@@ -97,6 +98,8 @@ def summarise(store: Store) -> dict:
     failed += [{"kind": "clip", "key": f"{store.takes['key'][t]} cam{c}", "reason": str(e)}
                for t, c, s, e in zip(store.clips["take"], store.clips["camera"], store.clips["status"],
                                      store.clips["error"]) if s == FAILED]
+    skipped_lines = [{"key": str(k), "warning": str(w)}
+                     for k, w in zip(store.takes["key"], store.takes["warning"]) if w]
     return {
         "store": str(store.path),
         "dataset": store.dataset,
@@ -104,7 +107,8 @@ def summarise(store: Store) -> dict:
         "config_digest": store.attrs["config_digest"],
         "config": store.attrs["config"],
         "embedding": {k: v for k, v in store.embedding_attrs.items() if k != "tokens"},
-        "takes": {"total": store.num_takes, **_status_counts(store.takes["status"])},
+        "takes": {"total": store.num_takes, **_status_counts(store.takes["status"]),
+                  "with_skipped_lines": len(skipped_lines)},
         "clips": {"total": store.num_clips, **_status_counts(store.clips["status"])},
         "modalities": modalities,
         "has_video": store.has_video,
@@ -116,6 +120,7 @@ def summarise(store: Store) -> dict:
         ],
         "protocols": protocol_counts(store),
         "failed": failed,
+        "skipped_lines": skipped_lines,
         "scan_problems": list(store.attrs.get("scan_problems", [])),
     }
 
@@ -126,7 +131,8 @@ def format_summary(summary: dict) -> str:
         f"{summary['store']}  dataset {summary['dataset']}  digest {summary['config_digest']}"
         f"{'' if summary['complete'] else '  (INCOMPLETE: prepare again to finish)'}",
         f"takes {summary['takes']['total']} (ok {summary['takes']['ok']}, failed {summary['takes']['failed']}, "
-        f"pending {summary['takes']['pending']});  clips {summary['clips']['total']} (ok {summary['clips']['ok']}, "
+        f"pending {summary['takes']['pending']}), {summary['takes']['with_skipped_lines']} with skipped lines;  "
+        f"clips {summary['clips']['total']} (ok {summary['clips']['ok']}, "
         f"failed {summary['clips']['failed']}, pending {summary['clips']['pending']});  on disk {format_bytes(summary['stored_bytes'])}",
         "",
         f"{'array':<28} {'shape':<26} {'dtype':<10} {'chunks':<26} {'on disk':>10} {'ratio':>6}",
@@ -152,6 +158,10 @@ def format_summary(summary: dict) -> str:
     if summary["failed"]:
         lines += ["", f"{len(summary['failed'])} failed recordings:"]
         lines += [f"  {f['kind']} {f['key']}: {f['reason']}" for f in summary["failed"]]
+    if summary["skipped_lines"]:
+        count = len(summary["skipped_lines"])
+        lines += ["", f"{count} take{'s' if count > 1 else ''} kept with skipped lines:"]
+        lines += [f"  take {t['key']}: {t['warning']}" for t in summary["skipped_lines"]]
     if summary["scan_problems"]:
         lines += ["", f"{len(summary['scan_problems'])} files skipped while scanning the raw tree:"]
         lines += [f"  {line}" for line in summary["scan_problems"]]

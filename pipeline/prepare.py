@@ -112,8 +112,18 @@ def _reason(path: Path, error: BaseException) -> str:
     return text if str(path) in text else f"{path}: {text}"
 
 
+def _add_line(notes: np.ndarray, row: int, text: str) -> None:
+    """Append `text` to notes[row] ("; "-separated), once: UTD reads acc and gyro from one file."""
+    if text not in notes[row]:
+        notes[row] = "; ".join(filter(None, [notes[row], text]))
+
+
 def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take]) -> dict:
-    """Read, clean, resample and GAF the sensor streams of takes [start, start+n); write the block."""
+    """Read, clean, resample and GAF the sensor streams of takes [start, start+n); write the block.
+
+    A take's `error` says why a stream failed it; its `warning` what a reader skipped to keep a
+    stream (MMAct's malformed CSV lines), prefixed by the modality.
+    """
     from pipeline.gaf import gaf_images
     from pipeline.signals import clean_stream, resample_stream
     from pipeline.sources import get_source
@@ -122,6 +132,7 @@ def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take
     n, length = len(takes), settings.signal_length
     status = np.full(n, zstore.OK, dtype=object)
     errors = np.full(n, "", dtype=object)
+    warnings = np.full(n, "", dtype=object)
     sensors: dict[str, dict[str, np.ndarray]] = {}
     for modality in settings.modalities:
         ranges = settings.sensor_ranges[modality]
@@ -134,14 +145,15 @@ def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take
             if path is None:
                 continue
             try:
-                stream = clean_stream(source.read_stream(Path(path), modality), ranges)
+                raw = source.read_stream(Path(path), modality)
+                stream = clean_stream(raw, ranges)
                 signal[row] = resample_stream(stream, length)
             except Exception as error:  # every unreadable recording is recorded, none stops the block
                 status[row] = zstore.FAILED
-                reason = _reason(Path(path), error)
-                if reason not in errors[row]:  # UTD reads acc and gyro from one file: say it once
-                    errors[row] = "; ".join(filter(None, [errors[row], reason]))
+                _add_line(errors, row, _reason(Path(path), error))
                 continue
+            if raw.warning:
+                _add_line(warnings, row, f"{modality}: {raw.warning}")
             present[row] = True
             duration[row] = stream.times[-1] - stream.times[0]
             nsamples[row] = len(stream.times)
@@ -156,7 +168,8 @@ def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take
         sensors[modality] = {
             "signal": signal, "gaf": gaf, "present": present, "duration_s": duration, "nsamples": nsamples,
         }
-    block = zstore.TakeBlock(start=start, status=status.astype(str), error=errors.astype(str), sensors=sensors)
+    block = zstore.TakeBlock(start=start, status=status.astype(str), error=errors.astype(str),
+                             warning=warnings.astype(str), sensors=sensors)
     zstore.write_take_block(settings.store_path, block)
     failed = [("take", t.key, str(e)) for t, s, e in zip(takes, block.status, block.error) if s == zstore.FAILED]
     return {"kind": "takes", "count": n, "failed": failed}

@@ -35,10 +35,13 @@ class Clip:
 
 @dataclass(frozen=True)
 class SensorStream:
-    """times: (N,) seconds, increasing after cleaning; values: (N, 3) float64 in the sensor's unit."""
+    """times: (N,) seconds, increasing after cleaning; values: (N, 3) float64 in the sensor's unit;
+    warning: one line on what the reader skipped to read the file ("" when it read every line),
+    which prepare records on the take."""
 
     times: np.ndarray
     values: np.ndarray
+    warning: str = ""
 
 
 class SourceError(Exception):

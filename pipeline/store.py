@@ -4,6 +4,7 @@
 <dataset>.zarr/                 attrs: schema_version, dataset, layout, config, config_digest,
                                        records_digest, versions, scan_problems, complete
   takes/{key,label,subject,trial,scene,session,status,error}     (takes,)
+  takes/warning                 (takes,) str   what was skipped to keep a take (bad CSV lines)
   clips/{take,camera,video,nframes,status,error}                 (clips,)
   video/frames                  (clips, segments*candidates, H, W, 3) uint8, one chunk per slot
   sensors/<modality>/signal     (takes, L, 3) float32   cleaned, resampled
@@ -254,14 +255,15 @@ def create_store(
 
 
 def _create_take_columns(take_group: zarr.Group, takes: Mapping[str, np.ndarray], block: int) -> None:
-    """takes/{key, label, subject, trial, scene, session} from `takes`, status all pending and error
-    empty: (takes,) each, chunked by `block` rows (the take block)."""
+    """takes/{key, label, subject, trial, scene, session} from `takes`, status all pending, error and
+    warning empty: (takes,) each, chunked by `block` rows (the take block)."""
     n_takes = len(takes["key"])
     _array(take_group, "key", np.asarray(takes["key"], dtype=str), (block,), str, "")
     for column in TAKE_INT_COLUMNS:
         _array(take_group, column, np.asarray(takes[column], dtype=np.int64), (block,), np.int64, 0)
     _array(take_group, "status", np.full(n_takes, PENDING, dtype=object).astype(str), (block,), str, "")
     _array(take_group, "error", (n_takes,), (block,), str, "")
+    _array(take_group, "warning", (n_takes,), (block,), str, "")
 
 
 def _create_clip_columns(clip_group: zarr.Group, clips: Mapping[str, np.ndarray], block: int) -> None:
@@ -345,7 +347,8 @@ class TakeBlock:
 
     start: int
     status: np.ndarray  # (n,) str
-    error: np.ndarray  # (n,) str
+    error: np.ndarray  # (n,) str: why a take failed
+    warning: np.ndarray  # (n,) str: what was skipped to keep a take ("" for none)
     sensors: dict[str, dict[str, np.ndarray]]  # modality -> signal, gaf, present, duration_s, nsamples
 
 
@@ -368,6 +371,7 @@ def write_take_block(path: Path, block: TakeBlock) -> None:
         for name, values in arrays.items():
             group[f"sensors/{modality}/{name}"][rows] = values
     group["takes/error"][rows] = block.error
+    group["takes/warning"][rows] = block.warning
     group["takes/status"][rows] = block.status
 
 
@@ -437,6 +441,7 @@ class Store:
             self.takes[column] = np.asarray(self._group[f"takes/{column}"][:], dtype=np.int64)
         self.takes["status"] = _strings(self._group["takes/status"])
         self.takes["error"] = _strings(self._group["takes/error"])
+        self.takes["warning"] = _strings(self._group["takes/warning"])
         self.clips: dict[str, np.ndarray] = {}
         for column in CLIP_INT_COLUMNS:
             self.clips[column] = np.asarray(self._group[f"clips/{column}"][:], dtype=np.int64)
@@ -522,7 +527,7 @@ class Store:
     def clip_columns(self) -> dict[str, np.ndarray]:
         """Clip columns joined with their take's columns (label, subject, ...): one row per clip."""
         columns = {name: values[self.clips["take"]] for name, values in self.takes.items()
-                   if name not in ("status", "error")}
+                   if name not in ("status", "error", "warning")}
         columns.update(self.clips)
         return columns
 

@@ -1,7 +1,8 @@
 """MMAct (trimmed): sensor CSVs and camera videos anywhere under the root.
 
 - sensors: `{modality}_clip/subject{N}/scene{M}/session{P}/<action>.csv`, modality in
-  acc_phone, acc_watch, gyro, orientation; rows `YYYYMMDD_HH:MM:SS[.ffffff],x,y,z`, no header.
+  acc_phone, acc_watch, gyro, orientation; rows `YYYYMMDD_HH:MM:SS[.ffffff],x,y,z`, no header
+  (a few malformed lines are skipped and noted: parse_sensor_csv).
 - videos: `subject{N}/cam{C}/scene{M}/session{P}/<action>.mp4` (any prefix, e.g. cross_view/trainval/).
 Take key `subject{N}/scene{M}/session{P}/{action lower-cased}`, label = index of the lower-cased
 action in the class list; clip camera C (1..4).
@@ -29,6 +30,10 @@ NONBLANK_LINE = re.compile(rb"^[ \t\r]*[^\s]", re.MULTILINE)
 SENSOR_LAYOUT = "{modality}_clip/subject{N}/scene{M}/session{P}/"
 ROW_LAYOUT = "YYYYMMDD_HH:MM:SS[.ffffff],x,y,z"
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+# A CSV keeps its take while at most this share of its non-blank lines is malformed: a stray
+# garbage or cut-short line is skipped, yet a file that is mostly garbage (or short, with a bad
+# line: 1 bad line needs 19 good ones) is refused rather than trusted.
+MAX_SKIPPED_SHARE = 0.05
 
 
 def _location(parts: tuple[str, ...]) -> tuple[int, int, int] | None:
@@ -123,45 +128,72 @@ class _MMActScan:
         return Scan(takes=takes, clips=clips, problems=self.problems, missing_modalities=missing)
 
 
-def _first_bad_line(path: Path, data: bytes) -> SourceError:
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = ROW_PATTERN.fullmatch(line)
-        try:
-            if match is None:
-                raise ValueError
-            [float(v) for v in match.group(5, 6, 7)]
-        except ValueError:
-            text = line.decode("ascii", errors="replace").strip()[:60]
-            return SourceError(f"{path}: line {number} is not '{ROW_LAYOUT}': {text!r}")
-    return SourceError(f"{path}: not a table of '{ROW_LAYOUT}' rows")
+def _table(data: bytes, rows: int) -> np.ndarray:
+    """(rows, 7) float64: date, hour, minute, second, x, y, z of every row; ValueError when any row is not
+    `YYYYMMDD_HH:MM:SS[.ffffff],x,y,z`.
+
+    With `_` and `:` turned into commas every row is 7 numbers, parsed by numpy in C.
+    """
+    if not (data.count(b"_") == rows and data.count(b":") == 2 * rows and data.count(b",") == 3 * rows):
+        raise ValueError
+    flat = data.replace(b"_", b",").replace(b":", b",")
+    table = np.loadtxt(io.BytesIO(flat), delimiter=",", comments=None, ndmin=2, dtype=np.float64)
+    if table.shape != (rows, 7) or (table[:, :4] < 0).any() or (table[:, 0] != np.floor(table[:, 0])).any():
+        raise ValueError
+    return table
+
+
+def _is_row(line: bytes) -> bool:
+    """One line of the layout: ROW_PATTERN with three numbers (without `_`, which float() reads and numpy not)."""
+    match = ROW_PATTERN.fullmatch(line)
+    if match is None or any(b"_" in value for value in match.group(5, 6, 7)):
+        return False
+    try:
+        [float(value) for value in match.group(5, 6, 7)]
+    except ValueError:
+        return False
+    return True
+
+
+def _table_without_bad_lines(path: Path, data: bytes) -> tuple[np.ndarray, str]:
+    """The table of the file's valid rows and a one-line note on the lines skipped, or the SourceError
+    naming the first bad line when too much of the file is bad (see MAX_SKIPPED_SHARE)."""
+    lines = [(number, line) for number, line in enumerate(data.splitlines(), start=1) if line.strip()]
+    good, bad = [], []
+    for number, line in lines:
+        (good if _is_row(line) else bad).append((number, line))
+    if len(bad) > MAX_SKIPPED_SHARE * len(lines):
+        number, line = bad[0]
+        text = line.decode("ascii", errors="replace").strip()[:60]
+        raise SourceError(f"{path}: line {number} is not '{ROW_LAYOUT}': {text!r}")
+    try:
+        table = _table(b"\n".join(line for _, line in good), len(good))
+    except ValueError:
+        raise SourceError(f"{path}: not a table of '{ROW_LAYOUT}' rows") from None
+    if not bad:
+        return table, ""
+    plural = "s" if len(bad) > 1 else ""
+    return table, f"skipped {len(bad)} malformed line{plural} of {len(lines)} in {path} (first: line {bad[0][0]})"
 
 
 def parse_sensor_csv(path: Path, data: bytes) -> SensorStream:
     """Rows of one MMAct CSV -> times (N,) seconds since 1970-01-01 (clock time read as UTC), values (N, 3).
 
-    Fast path: with `_` and `:` turned into commas every row is 7 numbers
-    (date, hour, minute, second, x, y, z), parsed by numpy in C; any failure is re-checked row by
-    row with ROW_PATTERN to name the first bad line.
+    A bad line costs a line: a row that is not `YYYYMMDD_HH:MM:SS[.ffffff],x,y,z` (a garbage or
+    cut-short line, a header) is skipped and counted in the stream's `warning`, as long as such
+    lines are at most MAX_SKIPPED_SHARE of the file's non-blank lines; a file with more (mostly
+    garbage, or a short file with a bad line) is refused, naming its first bad line. A row of the
+    layout with an impossible clock time or date is a wrong clock, not a damaged line: it refuses
+    the file. The whole file is parsed by numpy at once; only a file that fails that is re-read
+    line by line.
     """
     if not data.strip():
         raise SourceError(f"{path}: empty file")
-    rows = len(NONBLANK_LINE.findall(data))
-    separators_ok = data.count(b"_") == rows and data.count(b":") == 2 * rows and data.count(b",") == 3 * rows
     try:
-        if not separators_ok:
-            raise ValueError
-        flat = data.replace(b"_", b",").replace(b":", b",")
-        table = np.loadtxt(io.BytesIO(flat), delimiter=",", comments=None, ndmin=2, dtype=np.float64)
-        if table.shape != (rows, 7):
-            raise ValueError
+        table, warning = _table(data, len(NONBLANK_LINE.findall(data))), ""
     except ValueError:
-        raise _first_bad_line(path, data) from None
+        table, warning = _table_without_bad_lines(path, data)
     hours, minutes, seconds = table[:, 1], table[:, 2], table[:, 3]
-    bad_fields = (table[:, :4] < 0).any(axis=1) | (table[:, 0] != np.floor(table[:, 0]))
-    if bad_fields.any():
-        raise _first_bad_line(path, data)
     bad_clock = (hours >= 24) | (minutes >= 60) | (seconds >= 61)
     if bad_clock.any():
         row = int(np.argmax(bad_clock))
@@ -176,7 +208,8 @@ def parse_sensor_csv(path: Path, data: bytes) -> SensorStream:
             raise SourceError(f"{path}: invalid date '{int(date):08d}' in a timestamp") from None
         day_seconds[i] = (day - EPOCH_ORDINAL) * 86400.0
     clock = hours * 3600.0 + minutes * 60.0 + seconds
-    return SensorStream(times=day_seconds[date_index.ravel()] + clock, values=np.ascontiguousarray(table[:, 4:7]))
+    return SensorStream(times=day_seconds[date_index.ravel()] + clock, values=np.ascontiguousarray(table[:, 4:7]),
+                        warning=warning)
 
 
 def read_stream(path: Path, modality: str) -> SensorStream:

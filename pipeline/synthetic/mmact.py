@@ -131,6 +131,7 @@ def _quirk_takes(subjects: int, takes: int, labels: Sequence[int]) -> dict[str, 
         "shuffled": (1, labels[-1], 0),
         "no_fraction": (1, labels[0], 0),
         "empty": (min(2, subjects), labels[-1], last),
+        "cut_short": (subjects, labels[-1], 0),
         "corrupt": (subjects, labels[0], last),
     }
 
@@ -138,7 +139,8 @@ def _quirk_takes(subjects: int, takes: int, labels: Sequence[int]) -> dict[str, 
 def _write_sensor_files(out: Path, relative: Path, lines_of: dict[str, list[str]], quirks_here: set[str],
                         rng: np.random.Generator, summary: SynthSummary) -> None:
     """One take's CSV per modality under trimmed/sensors/<modality>_clip/<relative>, with the take's
-    quirks (shuffled phone timestamps, gyro timestamps without fractions, an empty orientation CSV)."""
+    quirks (shuffled phone timestamps, gyro timestamps without fractions, an empty orientation CSV, a watch
+    row cut short)."""
     for modality, lines in lines_of.items():
         if modality == "acc_phone" and "shuffled" in quirks_here:
             lines = quirk.shuffle_timestamps(lines, rng)
@@ -146,6 +148,9 @@ def _write_sensor_files(out: Path, relative: Path, lines_of: dict[str, list[str]
         if modality == "gyro" and "no_fraction" in quirks_here:
             lines = quirk.drop_zero_fractions(lines)
             summary.quirks.append(f"timestamps without .ffffff in gyro_clip/{relative}")
+        if modality == "acc_watch" and "cut_short" in quirks_here:
+            summary.quirks.append(f"a row cut short (line {len(lines) // 2 + 1}) in acc_watch_clip/{relative}")
+            lines = quirk.cut_short_line(lines)
         if modality == "orientation" and "empty" in quirks_here:
             lines = []
             summary.quirks.append(f"empty CSV orientation_clip/{relative}")

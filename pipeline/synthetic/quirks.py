@@ -27,3 +27,13 @@ def shuffle_timestamps(lines: list[str], rng: np.random.Generator) -> list[str]:
 def drop_zero_fractions(lines: list[str]) -> list[str]:
     """Timestamps on a whole second lose their '.ffffff' part, as str(datetime) writes them."""
     return [line.replace(".000000,", ",", 1) for line in lines]
+
+
+def cut_short_line(lines: list[str]) -> list[str]:
+    """A copy of the middle row (line len // 2 + 1) cut in half, inserted before it: a write interrupted
+    mid-row. The half never reaches the third comma: that would need z longer than the timestamp."""
+    out = list(lines)
+    middle = len(out) // 2
+    if out:
+        out.insert(middle, out[middle][: len(out[middle]) // 2] + "\n")
+    return out

@@ -87,6 +87,24 @@ def test_failures_and_clip_protocols_listed(cache):
     assert "2 failed recordings" in text and summary["failed"][-1]["reason"] in text
 
 
+def test_takes_with_skipped_lines_listed(cache):
+    """The synthetic MMAct watch CSV with a row cut short keeps its take: inspect counts it and lists the
+    note on the skipped line (JSON and text); the UTD store has none."""
+    code, out = run("--dataset", "synthetic-mmact", "--cache", str(cache), "--json")
+    summary = json.loads(out)
+    assert summary["takes"]["with_skipped_lines"] == 1 and len(summary["skipped_lines"]) == 1
+    entry = summary["skipped_lines"][0]
+    assert entry["key"] == "subject1/scene1/session1/carrying_heavy"
+    assert re.fullmatch(r"acc_watch: skipped 1 malformed line of \d+ in \S+/acc_watch_clip/subject1/scene1/session1/"
+                        r"carrying_heavy\.csv \(first: line \d+\)", entry["warning"]), entry["warning"]
+    assert entry["key"] not in [f["key"] for f in summary["failed"]]
+    code, text = run("--dataset", "synthetic-mmact", "--cache", str(cache))
+    assert "), 1 with skipped lines;" in text
+    assert f"1 take kept with skipped lines:\n  take {entry['key']}: {entry['warning']}" in text
+    code, text = run("--dataset", "synthetic-utd-mhad", "--cache", str(cache))
+    assert "), 0 with skipped lines;" in text and "kept with skipped lines" not in text
+
+
 def test_png_of_one_take(cache, tmp_path):
     png = tmp_path / "take.png"
     code, out = run("--dataset", "synthetic-mmact", "--cache", str(cache), "--id",

@@ -381,3 +381,39 @@ def test_a_malformed_datasets_yaml_is_one_line(tmp_path, monkeypatch, text, prob
         assert result.exit_code == 1 and len(lines) == 1 and str(mine) in lines[0], result.output
         assert problem in lines[0]
     assert not (tmp_path / "cache").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_bad_csv_line_costs_a_line_and_a_garbage_csv_its_take(trees, tmp_path):
+    """Sensors only, the clean tree and a copy with one garbage line in one take's watch CSV and a
+    mostly-garbage phone CSV in another take: the first take stays ok with the same signal and GAF
+    as from the clean tree and the skipped line recorded in takes/warning (and shown by inspect); the
+    second fails with a one-line error naming its file and first bad line; the other takes are kept."""
+    from pipeline.inspect import format_summary, summarise
+
+    sensors = Path("trimmed/sensors")
+    root = tmp_path / "raw"
+    shutil.copytree(trees["mmact"].root / sensors, root / sensors)
+    watch = root / sensors / "acc_watch_clip/subject1/scene1/session1/carrying.csv"
+    lines = watch.read_bytes().splitlines(keepends=True)
+    watch.write_bytes(b"".join(lines[:5] + [b"20181016_09:\x00\x00\x00,,\n"] + lines[5:]))
+    phone = root / sensors / "acc_phone_clip/subject1/scene2/session2/carrying_heavy.csv"
+    phone_lines = phone.read_bytes().splitlines(keepends=True)
+    phone.write_bytes(b"".join(line if i % 2 else b"#" + line for i, line in enumerate(phone_lines)))
+    modalities = ("acc_phone", "acc_watch")
+    clean = zstore.open_store(prepare(options("synthetic-mmact", trees["mmact"].root, tmp_path / "clean",
+                                              modalities=modalities)).store_path)
+    store = zstore.open_store(prepare(options("synthetic-mmact", root, tmp_path / "damaged",
+                                              modalities=modalities)).store_path)
+    keys = store.takes["key"].tolist()
+    kept = keys.index("subject1/scene1/session1/carrying")
+    failed = keys.index("subject1/scene2/session2/carrying_heavy")
+    assert store.takes["status"].tolist() == ["failed" if i == failed else "ok" for i in range(len(keys))]
+    assert store.takes["warning"].tolist() == [
+        f"acc_watch: skipped 1 malformed line of {len(lines) + 1} in {watch} (first: line 6)" if i == kept else ""
+        for i in range(len(keys))]
+    np.testing.assert_array_equal(store.signal("acc_watch", [kept]), clean.signal("acc_watch", [kept]))
+    np.testing.assert_array_equal(store.gaf("acc_watch", [kept]), clean.gaf("acc_watch", [kept]))
+    first = ("#" + phone_lines[0].decode().strip())[:60]
+    assert store.takes["error"][failed] == f"{phone}: line 1 is not 'YYYYMMDD_HH:MM:SS[.ffffff],x,y,z': {first!r}"
+    text = format_summary(summarise(store))
+    assert "1 with skipped lines" in text and f"take {keys[kept]}: {store.takes['warning'][kept]}" in text

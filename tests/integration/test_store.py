@@ -25,17 +25,21 @@ def make_store(path, layout=LAYOUT, n_takes=6):
     return takes, clips
 
 
-def take_block(start, n, layout=LAYOUT, failed_row=None):
+def take_block(start, n, layout=LAYOUT, failed_row=None, warned_row=None):
     rng = np.random.default_rng(start)
     status = np.array([zstore.OK] * n, dtype=object)
     error = np.array([""] * n, dtype=object)
+    warning = np.array([""] * n, dtype=object)
     if failed_row is not None:
         status[failed_row], error[failed_row] = zstore.FAILED, "x.csv: empty file"
+    if warned_row is not None:
+        warning[warned_row] = "acc: skipped 1 malformed line of 40 in y.csv (first: line 6)"
     sensors = {m: {"signal": rng.normal(size=(n, layout.signal_length, 3)).astype(np.float32),
                    "gaf": rng.uniform(-1, 1, size=(n, 3, layout.gaf_size, layout.gaf_size)).astype(np.float16),
                    "present": np.ones(n, dtype=bool), "duration_s": np.full(n, 2.5, dtype=np.float32),
                    "nsamples": np.full(n, 40, dtype=np.int32)} for m in layout.modalities}
-    return zstore.TakeBlock(start=start, status=status.astype(str), error=error.astype(str), sensors=sensors)
+    return zstore.TakeBlock(start=start, status=status.astype(str), error=error.astype(str),
+                            warning=warning.astype(str), sensors=sensors)
 
 
 def clip_block(start, n, layout=LAYOUT):
@@ -49,7 +53,7 @@ def clip_block(start, n, layout=LAYOUT):
 def test_round_trip(tmp_path):
     path = tmp_path / "s.zarr"
     takes, clips = make_store(path)
-    blocks = [take_block(0, 4, failed_row=1), take_block(4, 2)]
+    blocks = [take_block(0, 4, failed_row=1), take_block(4, 2, warned_row=1)]
     assert zstore.finished_blocks(path, "takes", 4).tolist() == [False, False]
     zstore.write_take_block(path, blocks[0])
     assert zstore.finished_blocks(path, "takes", 4).tolist() == [True, False]
@@ -67,6 +71,8 @@ def test_round_trip(tmp_path):
     assert store.takes["key"].tolist() == takes["key"]
     assert store.takes["status"].tolist() == ["ok", "failed", "ok", "ok", "ok", "ok"]
     assert store.takes["error"][1] == "x.csv: empty file"
+    assert store.takes["warning"][5] == "acc: skipped 1 malformed line of 40 in y.csv (first: line 6)"
+    assert not store.takes["warning"][:5].any()
     assert store.takes["subject"].dtype == np.int64 and store.takes["session"].tolist() == [5] * 6
     assert store.clips["take"].tolist() == clips["take"].tolist()
     assert store.clips["nframes"].tolist() == [50] * 3 + [53] * 3 + [56] * 3 + [59] * 2
@@ -89,6 +95,7 @@ def test_round_trip(tmp_path):
     joined = store.clip_columns()
     assert joined["subject"].tolist() == (takes["subject"][clips["take"]]).tolist()
     assert joined["camera"].tolist() == clips["camera"].tolist()
+    assert "warning" not in joined  # a take's outcome, not a clip column
     with pytest.raises(KeyError, match="orientation"):
         store.gaf("orientation")
 

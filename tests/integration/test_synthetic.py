@@ -271,13 +271,17 @@ def test_quirks_injected_only_when_asked(tmp_path):
 
     mmact = write_dataset("mmact", tmp_path / "mm", subjects=2, takes=2, classes=[5, 11], seed=0, quirks=True,
                           frame_size=(32, 64))
-    assert len(mmact.quirks) == 5
+    assert len(mmact.quirks) == 6
     sensors = tmp_path / "mm/trimmed/sensors"
     assert (sensors / "acc_phone_clip/subject1/scene2/session2/Crouching.csv").exists()
     assert (tmp_path / "mm/subject1/cam3/scene2/session2/Crouching.mp4").exists()
     assert (sensors / "orientation_clip/subject2/scene2/session2/kicking.csv").stat().st_size == 0
     shuffled = mmact_seconds(mmact_rows(sensors / "acc_phone_clip/subject1/scene1/session1/kicking.csv")[0])
     assert (np.diff(shuffled) == 0).any() and (np.diff(shuffled) < 0).any()
+    watch_lines = (sensors / "acc_watch_clip/subject2/scene1/session1/kicking.csv").read_text().splitlines()
+    cut = [i for i, line in enumerate(watch_lines) if not MMACT_LINE.match(line)]
+    assert len(cut) == 1 and watch_lines[cut[0] + 1].startswith(watch_lines[cut[0]])  # the next row, cut short
+    assert f"a row cut short (line {cut[0] + 1}) in acc_watch_clip/subject2/scene1/session1/kicking.csv" in mmact.quirks
     gyro_lines = (sensors / "gyro_clip/subject1/scene1/session1/crouching.csv").read_text().splitlines()
     assert any(re.match(r"^\d{8}_\d{2}:\d{2}:\d{2},", line) for line in gyro_lines)
     with pytest.raises((decord.DECORDError, RuntimeError)):

@@ -397,3 +397,21 @@ def test_mmact_times_cross_midnight(tmp_path):
     header = touch(tmp_path / "sitting.csv", b"time,x,y,z\n20181016_10:00:00.0,1,2,3\n")
     with pytest.raises(SourceError, match="sitting.csv: line 1 is not"):
         mmact.read_stream(header, "acc_watch")
+
+
+def test_mmact_garbage_lines_are_skipped_and_counted(tmp_path):
+    """Each kind of damaged line (cut short, binary, a header, a word for a number, an empty field, a
+    stray `_` in a number) costs that line only: the stream equals the file's without them, and the
+    warning counts them and names the first one."""
+    rows = [f"20181016_10:00:{i // 100:02d}.{i % 100:02d}0000,{i}.5,-{i}.25,9.{i}\n".encode() for i in range(200)]
+    damaged = {3: b"20181016_10:00:00.03", 50: b"\x00\x17\xff\x80garbage", 90: b"time,x,y,z",
+               120: b"20181016_10:00:01.20,1,abc,2", 150: b"20181016_10:00:01.50,1,,2",
+               180: b"20181016_10:00:01.80,1_0,2,3"}
+    lines = [damaged[i] + b"\n" if i in damaged else row for i, row in enumerate(rows)]
+    clean = mmact.read_stream(touch(tmp_path / "clean.csv", b"".join(rows)), "acc_phone")
+    stream = mmact.read_stream(touch(tmp_path / "walking.csv", b"".join(lines)), "acc_phone")
+    kept = [i for i in range(200) if i not in damaged]
+    np.testing.assert_array_equal(stream.times, clean.times[kept])
+    np.testing.assert_array_equal(stream.values, clean.values[kept])
+    assert stream.warning == f"skipped 6 malformed lines of 200 in {tmp_path / 'walking.csv'} (first: line 4)"
+    assert clean.warning == ""

@@ -130,13 +130,38 @@ def test_mmact_empty_csv_names_the_file(tmp_path):
         mmact.read_stream(path, "gyro")
 
 
-def test_mmact_bad_line_is_named(tmp_path):
+def test_mmact_bad_line_costs_a_line(tmp_path):
+    """One garbage line in 891 is skipped: the stream equals the file's without that line, and the
+    warning counts it and names the file and its line number."""
     lines = real("carrying.csv").read_bytes().splitlines()
-    lines[2] = b"20181016_13:37:28.632000,-0.76,abc,-1.05"
+    clean = tmp_path / "clean" / "carrying.csv"
+    clean.parent.mkdir()
+    clean.write_bytes(b"\n".join(lines) + b"\n")
+    damaged = tmp_path / "carrying.csv"
+    damaged.write_bytes(b"\n".join(lines[:5] + [b"20181016_13:37:28.66\x00\x00garbage"] + lines[5:]) + b"\n")
+    expected, stream = mmact.read_stream(clean, "acc_phone"), mmact.read_stream(damaged, "acc_phone")
+    np.testing.assert_array_equal(stream.times, expected.times)
+    np.testing.assert_array_equal(stream.values, expected.values)
+    assert expected.warning == ""
+    assert stream.warning == f"skipped 1 malformed line of 891 in {damaged} (first: line 6)"
+
+
+def test_mmact_mostly_garbage_csv_names_the_first_bad_line(tmp_path):
+    """More than MAX_SKIPPED_SHARE (5 %) of the lines bad refuses the file with today's one-line error
+    naming the first bad line: every 10th line garbled, or one bad line beside 18 good ones; one bad
+    line beside 19 good ones (5 %) is still read."""
+    lines = real("carrying.csv").read_bytes().splitlines()
     path = tmp_path / "carrying.csv"
-    path.write_bytes(b"\n".join(lines))
+    path.write_bytes(b"\n".join(b"20181016_13:37:28.632000,-0.76,abc,-1.05" if i % 10 == 2 else line
+                                for i, line in enumerate(lines)))
+    with pytest.raises(SourceError, match=r"^\S+carrying.csv: line 3 is not 'YYYYMMDD_HH:MM:SS\[.ffffff\],x,y,z': "
+                                          r"'20181016_13:37:28.632000,-0.76,abc,-1.05'$"):
+        mmact.read_stream(path, "acc_phone")
+    path.write_bytes(b"\n".join(lines[:2] + [b"x,y,z"] + lines[2:18]))
     with pytest.raises(SourceError, match="carrying.csv: line 3 is not"):
         mmact.read_stream(path, "acc_phone")
+    path.write_bytes(b"\n".join(lines[:2] + [b"x,y,z"] + lines[2:19]))
+    assert len(mmact.read_stream(path, "acc_phone").times) == 19
 
 
 def test_berkeley_empty_or_missing_file_is_named(tmp_path):

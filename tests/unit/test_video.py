@@ -1,6 +1,9 @@
 """Frame sampling positions and clip decoding (decord files, frame folders, the real MMAct sample)."""
 from __future__ import annotations
 
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +11,7 @@ import pytest
 
 from pipeline.records import SourceError
 from pipeline.sampling import centre_candidates, random_candidates, segment_candidate_indices
-from pipeline.video import decode_video_frames, read_folder_frames, resize_frame
+from pipeline.video import _DECORD_LOG, decode_video_frames, read_folder_frames, resize_frame
 
 REAL_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "real-samples"
 
@@ -82,6 +85,44 @@ def test_corrupt_video_names_the_file(tmp_path):
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
     with pytest.raises(SourceError, match="broken.mp4"):
         decode_video_frames(bad, 3, 3, (16, 16))
+
+
+def test_broken_video_prints_nothing_but_the_error(tmp_path, capfd):
+    """A truncated video (the synthetic corrupt-video quirk) fails with the project's one SourceError
+    line and nothing on stderr: decord's own 'video_reader.cc: ERROR opening' line is filtered out,
+    and stderr is restored afterwards."""
+    data = write_gray_video(tmp_path / "v.mp4", nframes=30).read_bytes()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(data[: len(data) // 3] + bytes(range(256)) * 2)
+    stderr_before = os.fstat(2)
+    with pytest.raises(SourceError, match=r"broken\.mp4: cannot decode video \(Invalid data"):
+        decode_video_frames(broken, 3, 3, (16, 16))
+    assert capfd.readouterr().err == ""
+    assert os.fstat(2).st_ino == stderr_before.st_ino
+    print("after", file=sys.stderr)
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_other_stderr_passes_while_decord_runs(tmp_path, capfd):
+    """While clips decode in threads, whatever else reaches stderr passes through unchanged (a progress
+    bar's '\\r' update, a message, a line that only starts with '['); only decord's log lines are dropped."""
+    good = write_gray_video(tmp_path / "good.mp4", nframes=12)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+
+    def decode(path: Path) -> int:
+        try:
+            return decode_video_frames(path, 2, 1, (16, 16))[1]
+        except SourceError:
+            return -1
+
+    with ThreadPoolExecutor(4) as pool, _DECORD_LOG.active():
+        counts = list(pool.map(decode, [broken, good, broken, good]))
+        os.write(2, b"[12:00:00] /src/video/video_reader.cc:83: ERROR opening: x.mp4\n\rbar 50%")
+        os.write(2, b"\n[note] kept\n")
+        os.write(2, b"message\n")  # what sys.stderr writes outside pytest's capture
+    assert counts == [-1, 12, -1, 12]
+    assert capfd.readouterr().err == "\rbar 50%\n[note] kept\nmessage\n"
 
 
 def test_folder_reads_only_the_needed_frames(tmp_path):
