@@ -1,8 +1,9 @@
 """Training throughput of both modes: samples/s and the share of step time spent waiting for data.
 
     python bench/train.py [--device auto|cpu|cuda] [--epochs N] [--keep DIR] [--only-cache] [--json FILE]
+                          [--dataset synthetic-utd-mhad|synthetic-mmact]
 
-Builds a small synthetic UTD-MHAD store (synthesise + prepare, in a temporary folder unless
+Builds a small synthetic UTD-MHAD (or --dataset synthetic-mmact) store (synthesise + prepare, in a temporary folder unless
 --keep), then times training epochs of each stage of both modes through the real engine
 (training.engine.trainer.train_epoch): SAKDN teachers, SAKDN student (TRN + frozen teachers + GSDM),
 VSKD teacher (TRN), VSKD student (ResNet18 + frozen TRN + DASK). Teachers are untrained: speed
@@ -45,16 +46,16 @@ from training.recipes import sakdn, vskd  # noqa: E402
 from training.recipes.common import video_network  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
 
-DATASET = "synthetic-utd-mhad"
+LAYOUTS = {"synthetic-utd-mhad": "utd-mhad", "synthetic-mmact": "mmact"}  # the synthetic datasets: 2 and 4 sensors
 # the profiler scopes of a distilled student's step (training.recipes.student, sakdn; training.engine.trainer):
 # terms holds term.* and the gsdm.* ablated passes
 SCOPES = ("student_forward", "teacher_forward", "terms", "term.st", "gsdm.ablated_student", "gsdm.ablated_teacher",
           "term.gsdm", "term.semantic", "backward", "optimizer")
 
 
-def make_store(folder: Path, frame_size: tuple[int, int], gaf_size: int) -> Path:
-    write_dataset("utd-mhad", folder / "raw", subjects=4, takes=4, classes=None, seed=0, frame_size=frame_size)
-    return prepare(PrepareOptions(dataset=DATASET, root=folder / "raw", cache=folder / "cache", gaf_size=gaf_size,
+def make_store(folder: Path, dataset: str, frame_size: tuple[int, int], gaf_size: int) -> Path:
+    write_dataset(LAYOUTS[dataset], folder / "raw", subjects=4, takes=4, classes=None, seed=0, frame_size=frame_size)
+    return prepare(PrepareOptions(dataset=dataset, root=folder / "raw", cache=folder / "cache", gaf_size=gaf_size,
                                   frame_size=frame_size, progress=False)).store_path
 
 
@@ -114,7 +115,7 @@ def teacher_cache_comparison(store, spec, sizes: dict, device: torch.device, epo
     cache's build time, and each step split into scopes (one profiled epoch)."""
     results = {}
     for cached in (False, True):
-        options = bench_options(store.path, "sensor2vision", sizes, device, workers=0)
+        options = bench_options(store, "sensor2vision", sizes, device, workers=0)
         torch.manual_seed(0)
         stage = build("student", "sensor2vision", store, spec, options)
         ctx = Context(device=device, amp=False, channels_last=False, progress=False)
@@ -137,8 +138,8 @@ def print_comparison(results: dict) -> None:
         print(f"  {scope:28s} {off['ms_per_step'][scope]:8.1f} {on['ms_per_step'][scope]:8.1f}")
 
 
-def bench_options(store_path, mode: str, sizes: dict, device: torch.device, workers: int):
-    return resolve_options(DATASET, mode, store=store_path, backbone="bninception" if device.type == "cuda" else "resnet18",
+def bench_options(store, mode: str, sizes: dict, device: torch.device, workers: int):
+    return resolve_options(store.dataset, mode, store=store.path, backbone="bninception" if device.type == "cuda" else "resnet18",
                            gaf_size=sizes["gaf"], crop_size=sizes["crop"], segments=sizes["segments"],
                            batch_size=sizes["batch"], optimizer="adam", lr=1e-4, loader_workers=workers,
                            device=str(device))
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration (after a warm-up)")
     parser.add_argument("--keep", type=Path, default=None, help="build the store here and keep it")
     parser.add_argument("--only-cache", action="store_true", help="only the teacher-cache comparison")
+    parser.add_argument("--dataset", choices=tuple(LAYOUTS), default="synthetic-utd-mhad",
+                        help="the synthetic store: UTD-MHAD's 2 sensors or MMAct's 4 (the SAKDN teachers, one per sensor)")
     parser.add_argument("--json", type=Path, default=None, help="write the teacher-cache comparison here")
     args = parser.parse_args()
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
@@ -167,8 +170,8 @@ def main() -> None:
         workers = [0, 1]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-train-"))
     folder.mkdir(parents=True, exist_ok=True)
-    store_path = make_store(folder, sizes["frame"], sizes["gaf_store"])
-    store, spec = open_store(store_path), load_dataset(DATASET)
+    store_path = make_store(folder, args.dataset, sizes["frame"], sizes["gaf_store"])
+    store, spec = open_store(store_path), load_dataset(args.dataset)
     device = torch.device("cuda" if cuda else "cpu")
     print(f"device {device}, torch threads {torch.get_num_threads()}, crops {sizes['crop']} px, GAF {sizes['gaf']} px, "
           f"{sizes['segments']} segments, batch {sizes['batch']}, store {store_path}")
@@ -177,7 +180,7 @@ def main() -> None:
         for stage_name in ("teachers", "student"):
             for variant, amp, channels_last in variants:
                 for worker_count in workers:
-                    options = bench_options(store_path, mode, sizes, device, worker_count)
+                    options = bench_options(store, mode, sizes, device, worker_count)
                     torch.manual_seed(0)
                     stage = build(stage_name, mode, store, spec, options)
                     ctx = Context(device=device, amp=amp, channels_last=channels_last, progress=False)

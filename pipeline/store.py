@@ -17,8 +17,8 @@ of prepare work writes whole chunks only, its status column last. Frames are chu
 slot (one candidate frame of one segment) per chunk, so a batch decompresses exactly the frames it
 samples: one candidate of each of its segments. (Schema 1 chunked a whole clip, 24 slots of
 UTD-MHAD, to keep 4 or 8; whole-clip chunks compress real video about 20 % better, measured on an
-MMAct clip: ratio 2.84 against 2.30.) A store of another schema is refused in one line that names
-`prepare --force`.
+MMAct clip: ratio 2.84 against 2.30.) Schema 2 also added takes/warning. A store of another schema
+is refused in one line that names `prepare --force`.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
 
-SCHEMA_VERSION = 2  # 2: frames chunked per slot (module docstring)
+SCHEMA_VERSION = 2  # 2: frames chunked per slot, takes/warning (module docstring)
 PENDING, OK, FAILED = "pending", "ok", "failed"
 TAKE_INT_COLUMNS = ("label", "subject", "trial", "scene", "session")
 CLIP_INT_COLUMNS = ("take", "camera", "nframes")

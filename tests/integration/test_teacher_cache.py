@@ -85,3 +85,23 @@ def test_a_training_run_logs_the_cache_and_matches_the_run_without_it(trainer_ut
     assert "teacher cache: 12 takes" in caplog.text and caplog.text.count("teacher cache:") == 1
     for term in ("loss", "ce", "st", "gsdm", "semantic"):
         assert figures[True][term] == pytest.approx(figures[False][term], rel=1e-4), term
+
+
+def test_a_profiled_student_step_is_split_into_the_bench_scopes(student_and_data):
+    """bench/train.py splits a step by the named scopes of training.recipes (student, teacher, each term,
+    GSDM's ablated passes) and training.engine (backward, optimiser): each must be recorded."""
+    import importlib.util
+    from pathlib import Path
+
+    from training.engine.trainer import Context
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "train.py"
+    spec = importlib.util.spec_from_file_location("bench_train", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    student, data, _ = student_and_data
+    options = resolve_options(UTD, "sensor2vision", backbone="resnet18", optimizer="adam", lr=1e-4, device="cpu")
+    split = bench.step_split(student, data, options.student, Context(device=torch.device("cpu"), progress=False))
+    assert set(split) == {*bench.SCOPES, "data wait"}
+    assert all(split[scope] > 0 for scope in bench.SCOPES), split
+    assert split["teacher_forward"] > split["term.st"]  # a live teacher: its forward, not a gather

@@ -351,7 +351,7 @@ class Loader:
     def epoch(self, epoch: int) -> Iterator[Batch]:
         """The batches of one pass (class docstring), each in its first view; with `paired`, each joined
         by its paired rows without labels."""
-        gathered = self._gathered(epoch)
+        gathered = self.gathered(epoch)
         for plan, raw in gathered:
             batch = self.finish(plan, raw)
             if self.paired is not None:
@@ -361,10 +361,10 @@ class Loader:
     def view_epoch(self, epoch: int) -> Iterator[Iterator[Batch]]:
         """Per batch of one pass, its views one after another (self.views.pairs() order): the same rows
         and labels in each, the video of one view at a time (consume a batch's views before the next)."""
-        for plan, raw in self._gathered(epoch):
+        for plan, raw in self.gathered(epoch):
             yield (self.finish(plan, raw, clip_view, crop_view) for clip_view, crop_view in self.views.pairs())
 
-    def _gathered(self, epoch: int) -> Iterator[tuple[BatchPlan, RawBatch]]:
+    def gathered(self, epoch: int) -> Iterator[tuple[BatchPlan, RawBatch]]:
         """Each batch's plan with its gathered arrays; all plans are made before any array is read."""
         rows = self.shard(epoch)
         plans = []
