@@ -3,8 +3,8 @@
     python bench/train.py [--device auto|cpu|cuda] [--epochs N] [--keep DIR] [--only-cache] [--json FILE]
                           [--dataset synthetic-utd-mhad|synthetic-mmact]
 
-Builds a small synthetic UTD-MHAD (or --dataset synthetic-mmact) store (synthesise + prepare, in a temporary folder unless
---keep), then times training epochs of each stage of both modes through the real engine
+Builds a small synthetic UTD-MHAD (or --dataset synthetic-mmact) store (synthesise + prepare, in a
+temporary folder unless --keep), then times training epochs of each stage of both modes through the real engine
 (training.engine.trainer.train_epoch): SAKDN teachers, SAKDN student (TRN + frozen teachers + GSDM),
 VSKD teacher (TRN), VSKD student (ResNet18 + frozen TRN + DASK). Teachers are untrained: speed
 does not depend on their weights. "data wait" is the time the step loop blocks on the next batch
@@ -46,7 +46,9 @@ from training.recipes import sakdn, vskd  # noqa: E402
 from training.recipes.common import video_network  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
 
-LAYOUTS = {"synthetic-utd-mhad": "utd-mhad", "synthetic-mmact": "mmact"}  # the synthetic datasets: 2 and 4 sensors
+# the synthetic datasets (2 and 4 sensors): raw layout, classes written (None: all) and the protocol trained on
+DATASETS = {"synthetic-utd-mhad": ("utd-mhad", None, None),
+            "synthetic-mmact": ("mmact", list(range(8)), "few-sessions")}
 # the profiler scopes of a distilled student's step (training.recipes.student, sakdn; training.engine.trainer):
 # terms holds term.* and the gsdm.* ablated passes
 SCOPES = ("student_forward", "teacher_forward", "terms", "term.st", "gsdm.ablated_student", "gsdm.ablated_teacher",
@@ -54,7 +56,8 @@ SCOPES = ("student_forward", "teacher_forward", "terms", "term.st", "gsdm.ablate
 
 
 def make_store(folder: Path, dataset: str, frame_size: tuple[int, int], gaf_size: int) -> Path:
-    write_dataset(LAYOUTS[dataset], folder / "raw", subjects=4, takes=4, classes=None, seed=0, frame_size=frame_size)
+    layout, classes, _ = DATASETS[dataset]
+    write_dataset(layout, folder / "raw", subjects=4, takes=4, classes=classes, seed=0, frame_size=frame_size)
     return prepare(PrepareOptions(dataset=dataset, root=folder / "raw", cache=folder / "cache", gaf_size=gaf_size,
                                   frame_size=frame_size, progress=False)).store_path
 
@@ -139,8 +142,11 @@ def print_comparison(results: dict) -> None:
 
 
 def bench_options(store, mode: str, sizes: dict, device: torch.device, workers: int):
-    return resolve_options(store.dataset, mode, store=store.path, backbone="bninception" if device.type == "cuda" else "resnet18",
-                           gaf_size=sizes["gaf"], crop_size=sizes["crop"], segments=sizes["segments"],
+    """The run options of a timed stage: the bench's sizes (segments: at most those stored), the
+    dataset's protocol of DATASETS, Adam 1e-4."""
+    return resolve_options(store.dataset, mode, store=store.path, protocol=DATASETS[store.dataset][2],
+                           backbone="bninception" if device.type == "cuda" else "resnet18", gaf_size=sizes["gaf"],
+                           crop_size=sizes["crop"], segments=min(sizes["segments"], store.segments),
                            batch_size=sizes["batch"], optimizer="adam", lr=1e-4, loader_workers=workers,
                            device=str(device))
 
@@ -155,8 +161,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration (after a warm-up)")
     parser.add_argument("--keep", type=Path, default=None, help="build the store here and keep it")
     parser.add_argument("--only-cache", action="store_true", help="only the teacher-cache comparison")
-    parser.add_argument("--dataset", choices=tuple(LAYOUTS), default="synthetic-utd-mhad",
-                        help="the synthetic store: UTD-MHAD's 2 sensors or MMAct's 4 (the SAKDN teachers, one per sensor)")
+    parser.add_argument("--dataset", choices=tuple(DATASETS), default="synthetic-utd-mhad",
+                        help="the synthetic store: UTD-MHAD's 2 sensors or MMAct's 4 (one SAKDN teacher each)")
     parser.add_argument("--json", type=Path, default=None, help="write the teacher-cache comparison here")
     args = parser.parse_args()
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
