@@ -32,12 +32,13 @@ Teachers are evaluated under no_grad.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from training.models.output import map_tensors
 
 __all__ = ["graph_affinity", "slope_weights", "channel_weights", "gsdm_map", "normalise_map", "common_size", "map_distance",
            "ablated_forward", "GSDMLoss"]
@@ -137,18 +138,6 @@ def _batch_size(inputs) -> int:
     return len(inputs) if isinstance(inputs, Tensor) else len(next(iter(inputs.values())))
 
 
-def _broadcast_rows(value, rows: int):
-    """Every tensor in `value` (a Tensor, a mapping, or a dataclass such as NetOutput) with its one row repeated."""
-    if isinstance(value, Tensor):
-        return value.expand(rows, *value.shape[1:])
-    if isinstance(value, Mapping):
-        return {k: _broadcast_rows(v, rows) for k, v in value.items()}
-    if dataclasses.is_dataclass(value):
-        return dataclasses.replace(value, **{f.name: _broadcast_rows(getattr(value, f.name), rows)
-                                             for f in dataclasses.fields(value)})
-    return value
-
-
 @torch.no_grad()
 def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
     """model(all-zero batch shaped like inputs) without gradient; the model's state is left as it was.
@@ -171,7 +160,8 @@ def ablated_forward(model: nn.Module, inputs, eval_mode: bool = True):
     try:
         if not eval_mode:
             return model(_zeros_like_input(inputs))
-        return _broadcast_rows(model(_zeros_like_input(inputs, rows=1)), _batch_size(inputs))
+        rows = _batch_size(inputs)
+        return map_tensors(lambda t: t.expand(rows, *t.shape[1:]), model(_zeros_like_input(inputs, rows=1)))
     finally:
         for m, training in modes:
             m.training = training

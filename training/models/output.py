@@ -1,7 +1,8 @@
 """The one return type of every network in ``training.models``."""
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import dataclasses
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from torch import Tensor, nn
@@ -33,3 +34,31 @@ def staged_forward(stages: Mapping[str, nn.Module], tap_names: Collection[str], 
         if name in tap_names:
             taps[name] = x
     return NetOutput(logits=classifier(x), embedding=x, taps=taps)
+
+
+def map_tensors(fn: Callable[..., Tensor], *values):
+    """`fn` applied to the tensors at the same place of `values` (Tensors, mappings, or dataclasses such
+    as NetOutput, nested; all shaped alike), the structure kept; anything else is taken from the first.
+    E.g. map_tensors(lambda t: t[rows], output) selects rows of an output, and
+    map_tensors(lambda *ts: torch.cat(ts), *outputs) joins several outputs' rows."""
+    first = values[0]
+    if isinstance(first, Tensor):
+        return fn(*values)
+    if isinstance(first, Mapping):
+        return {k: map_tensors(fn, *(v[k] for v in values)) for k in first}
+    if dataclasses.is_dataclass(first):
+        return dataclasses.replace(first, **{f.name: map_tensors(fn, *(getattr(v, f.name) for v in values))
+                                             for f in dataclasses.fields(first)})
+    return first
+
+
+def tensors_of(value) -> Iterator[Tensor]:
+    """Every tensor in `value`, in map_tensors' order."""
+    if isinstance(value, Tensor):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from tensors_of(item)
+    elif dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            yield from tensors_of(getattr(value, f.name))
