@@ -39,7 +39,7 @@ from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from pipeline.store import open_store  # noqa: E402
 from pipeline.synthetic import write_dataset  # noqa: E402
 from training.data.loaders import build_data  # noqa: E402
-from training.engine.trainer import Context, make_optimizer, train_epoch  # noqa: E402
+from training.engine.trainer import Context, make_optimizer, place_stage, train_epoch  # noqa: E402
 from training.models.normalize import input_normalizer  # noqa: E402
 from training.options import KD_NONE  # noqa: E402
 from training.recipes import sakdn, vskd  # noqa: E402
@@ -86,9 +86,7 @@ def stage_data(stage, store, spec, options, ctx: Context):
     data = build_data(store, spec, dataclasses.replace(options.data, gaf_size=stage.gaf_size), stage.unit,
                       stage.train_needs, stage.eval_needs, optim.batch_size, ctx.device, normalize,
                       channels_last=ctx.channels_last)
-    stage.to(ctx.device)
-    if ctx.channels_last:
-        stage.to(memory_format=torch.channels_last)
+    place_stage(stage, ctx)
     return data, optim
 
 

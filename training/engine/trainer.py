@@ -481,6 +481,13 @@ class _Progress:
     best_val: float = -1.0
 
 
+def place_stage(stage: Stage, ctx: Context) -> None:
+    """The stage on the run's device, in channels_last memory format where the run uses it."""
+    stage.to(ctx.device)
+    if ctx.channels_last:
+        stage.to(memory_format=torch.channels_last)
+
+
 def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stage_dir: Path, num_classes: int,
         resume: bool = False, test_every: int = 1, val_every: int = 1, tensorboard: bool = False) -> FitResult:
     """Train `stage` for options.epochs epochs (continuing from last.pt when resume) and score it.
@@ -494,10 +501,8 @@ def fit(stage: Stage, data: SplitData, options: OptimOptions, ctx: Context, stag
     """
     stage_dir = Path(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
-    stage.to(ctx.device)
+    place_stage(stage, ctx)
     stage.label_smoothing = options.label_smoothing
-    if ctx.channels_last:
-        stage.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(options, [p for p in stage.parameters() if p.requires_grad])
     scheduler = make_scheduler(options, optimizer)
     progress = _restore(stage, optimizer, scheduler, ctx, stage_dir, resume)

@@ -23,7 +23,8 @@ from pipeline.config import load_dataset
 from pipeline.store import Store, StoreLocation, open_store
 from pipeline.units import format_bytes
 from training.data.loaders import DataError, build_data
-from training.engine.trainer import RESULTS_FILE, Context, FitResult, fit, make_context, seed_everything
+from training.engine.trainer import (RESULTS_FILE, Context, FitResult, fit, make_context, place_stage,
+                                     seed_everything)
 from training.models.normalize import input_normalizer
 from training.options import STAGE_ORDER, OptionsError, RunOptions
 from training.recipes import build_stage, stage_data_options, stage_title
@@ -121,9 +122,7 @@ def run_training(options: RunOptions, resume_epochs: dict[str, int] | None = Non
 def _cache_teacher(name: str, stage, data, store: Store, ctx: Context) -> None:
     """The student's frozen teacher computed once per training take (training.recipes.teacher_cache), on
     the device and in the memory format the steps use."""
-    stage.to(ctx.device)
-    if ctx.channels_last:
-        stage.to(memory_format=torch.channels_last)
+    place_stage(stage, ctx)
     cache = stage.cache_teacher(data.train, store.attrs["config_digest"], ctx.autocast)
     logger.info(f"[{name}] teacher cache: {len(cache)} takes, {format_bytes(cache.nbytes)}, built in "
                 f"{cache.seconds:.1f} s (key {cache.key}); the steps run no teacher forward")
