@@ -1,7 +1,7 @@
 """Real Berkeley-MHAD accelerometers: every sensor network of the project beside the classical baseline.
 
     python bench/real_sensors.py --root DIR | --store STORE [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
-                                 [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1]
+                                 [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1 [--ensemble]]
                                  [--variant NAME:KEY=VALUE,...] --json FILE [--work DIR] [--seed 0]
                                  [--device cuda]
     python bench/real_sensors.py --table A.json B.json ... [--json POOLED.json] [--page PAGE.md]
@@ -28,7 +28,9 @@ predicts subjects never trained on, where the 2-subject `dev` split moved figure
 
 Each --variant NAME:KEY=VALUE,... (options of `train`, e.g. `recipe:stream_rate=30,schedule=onecycle`)
 adds a row `<network>:<NAME>` per network trained with those options on top of the preset: one row per
-recipe finding, measured on the same folds and seeds.
+recipe finding, measured on the same folds and seeds. With --seeds N --ensemble, each network also gets
+a row `<network>:ensN` per fold: its N seeds' runs as one classifier (the mean of their softmax
+probabilities on the test takes), paired with the forest and with the first seed's single run.
 
 Writes {"protocol", "jobs": [{"command", "commit", "date", "seconds"}], "rows": [{"network", "sensor",
 "fold", "seed", "accuracy", "macro_f1"}]} to --json and prints the Markdown table (accuracy / macro-F1
@@ -39,6 +41,7 @@ table, each network's paired difference to the forest (same fold and seed), and 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -46,12 +49,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+from scipy.special import softmax
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from training.options import parse_variant  # noqa: E402
+from training.engine.metrics import score  # noqa: E402
 from training.run.baseline import run_baseline  # noqa: E402
+from training.run.evaluate import evaluate_run  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
 from training.run.study import format_gain, paired_gain  # noqa: E402
 from training.run.study import provenance as study_provenance  # noqa: E402
@@ -86,17 +94,43 @@ FUSED_NETWORKS = {
 }
 
 
+def run_name(network: str, sensor: str, fold: str, seed: int) -> str:
+    return f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}"
+
+
 def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path, runs: Path, fold: str,
               sensors: tuple[str, ...], seed: int, threads: int | None, device: str = "cpu") -> dict:
     """Train one network with the preset on protocol `fold` and return its final test figures on head `sensor`."""
     on = {"modalities": sensors} if sensor == FUSED else {"modalities": (sensor,), "student_modality": sensor}
     options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=fold,
-                              name=f"{network.replace(':', '-')}-{sensor}-{fold}-s{seed}", seed=seed, device=device,
+                              name=run_name(network, sensor, fold, seed), seed=seed, device=device,
                               threads=threads, progress=False, baseline=False, overwrite=True, **on, **overrides)
     run_training(options)
     test = json.loads((options.run_dir / overrides["stage"] / "results.json").read_text())["final"]["test"]
     return {"network": network, "sensor": sensor, "fold": fold, "seed": seed, "accuracy": test[sensor]["accuracy"],
             "macro_f1": test[sensor]["macro_f1"]}
+
+
+def ensemble_row(network: str, sensor: str, stage: str, runs: Path, fold: str, seeds: range, device: str) -> dict:
+    """`network:ens<N>`: the N seeds' runs of one network, sensor and fold as one classifier, the mean of
+    their softmax probabilities on the test takes (each run's last checkpoint, the figure train_row reports);
+    seed = the first seed, so the row pairs with the forest and with that seed's single run."""
+    scored = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for seed in seeds:
+            saved = Path(scratch) / f"s{seed}.npz"
+            evaluate_run(runs / run_name(network, sensor, fold, seed), protocol=fold, stage=stage, checkpoint="last",
+                         device=device, save_predictions=saved)
+            with np.load(saved) as arrays:
+                scored.append((arrays[f"{stage}/rows"], arrays[f"{stage}/labels"],
+                               softmax(arrays[f"{stage}/logits/{sensor}"], axis=1)))
+    rows, labels, _ = scored[0]
+    if any(not np.array_equal(other, rows) for other, _, _ in scored):
+        raise SystemExit(f"--ensemble: the runs of {network} on {sensor}, {fold} scored different takes")
+    probabilities = np.mean([p for _, _, p in scored], axis=0)
+    scores = score(labels, probabilities.argmax(1), load_dataset(DATASET).num_classes)
+    return {"network": f"{network}:ens{len(seeds)}", "sensor": sensor, "fold": fold, "seed": seeds[0],
+            "accuracy": scores.accuracy, "macro_f1": scores.macro_f1}
 
 
 def forest_rows(store_path: Path, fold: str, sensors: tuple[str, ...], seed: int, fused: bool) -> list[dict]:
@@ -234,10 +268,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=None, help="store and runs go here [default: a temporary folder]")
     parser.add_argument("--seed", type=int, default=0, help="the first seed")
     parser.add_argument("--seeds", type=int, default=1, help="seeds --seed ... --seed + N - 1")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="with --seeds N >= 2: also a row <network>:ensN per fold, the seeds' mean softmax")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     args = parser.parse_args()
     if args.table is None and ((args.root is None and args.store is None) or args.json is None):
         parser.error("--root (or --store) and --json are needed (or --table JSON ...)")
+    if args.ensemble and args.seeds < 2:
+        parser.error("--ensemble needs --seeds 2 or more")
     return args
 
 
@@ -281,13 +319,22 @@ def main() -> None:
     fused = any(sensor == FUSED for _, sensor, _, _ in todo)
     rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed, fused)]
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    for k, (fold, seed, (network, sensor, mode, overrides)) in enumerate(
-            ((f, s, job) for f in folds for s in seeds for job in todo), 1):
-        rows.append(train_row(network, sensor, mode, overrides, store, work / "runs", fold, sensors, seed, args.threads,
-                              args.device))
-        print(f"[{k}/{len(todo) * len(folds) * len(seeds)}] {network} on {sensor}, {fold} seed {seed}: "
-              f"{100 * rows[-1]['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    def keep(row: dict, label: str) -> None:
+        rows.append(row)
+        print(f"{label}: {100 * row['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
         write_report(args.json, protocol, folds, rows, time.perf_counter() - start)
+
+    trained = itertools.count(1)
+    for fold in folds:
+        for seed in seeds:
+            for network, sensor, mode, overrides in todo:
+                keep(train_row(network, sensor, mode, overrides, store, work / "runs", fold, sensors, seed, args.threads,
+                               args.device),
+                     f"[{next(trained)}/{len(todo) * len(folds) * len(seeds)}] {network} on {sensor}, {fold} seed {seed}")
+        for network, sensor, _, overrides in todo if args.ensemble else ():
+            row = ensemble_row(network, sensor, overrides["stage"], work / "runs", fold, seeds, args.device)
+            keep(row, f"{row['network']} on {sensor}, {fold}")
     seconds = time.perf_counter() - start
     write_report(args.json, protocol, folds, rows, seconds)
     print(f"\nBerkeley-MHAD protocol {protocol} ({len(folds)} folds), seeds {list(seeds)}, {seconds / 60:.1f} min\n")
