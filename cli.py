@@ -315,6 +315,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--sensor-encoder", type=RegistryChoice(_registered("sensor_encoder_names")), default=None,
               help="how sensor teachers and students read a sensor: GAF images (VGG16-BN / ResNet18, the papers) "
                    "or the raw stream (ResNet-1D) [default: gaf]")
+@click.option("--log-dynamics/--no-log-dynamics", default=None,
+              help="raw-signal encoders also read each axis's motion (the take's mean removed) on a log scale, "
+                   "which the fixed-range stream hides at weak sites such as the ankles [default: off; "
+                   "the cpu presets: on]")
 @click.option("--kd", type=RegistryChoice(_registered("kd_names")), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")

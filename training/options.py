@@ -130,6 +130,7 @@ class RunOptions:
     modalities: tuple[str, ...] = ()  # sensor teachers; empty: every modality of the store
     student_modality: str | None = None  # vision2sensor student input; None: the first modality
     sensor_encoder: str = "gaf"  # how the sensor networks read a sensor: training.models.encoders.SENSOR_ENCODERS
+    log_dynamics: bool = False  # raw-signal encoders also read each axis's motion on a log scale (raw1d.LogDynamics)
     kd: str | None = None  # replace the method's distillation terms by a baseline of the LOSSES registry
     kd_weight: float | None = None  # weight of that baseline; None: the registry's default
     distill_unlabelled: bool = False  # a student also distils on the training takes outside its labelled share

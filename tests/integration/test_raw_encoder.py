@@ -16,7 +16,7 @@ from pipeline.store import open_store
 from training.data.loaders import build_data
 from training.data.streams import augment_streams, grid_seconds, time_grid
 from training.models.fusion import SensorTeachers
-from training.models.raw1d import RawEncoder
+from training.models.raw1d import LogDynamics, RawEncoder
 from training.recipes import build_stage
 from training.recipes.common import stream_seconds
 from training.run.config import resolve_options
@@ -92,6 +92,31 @@ def test_raw_encoder_taps_follow_time_and_both_input_forms_agree():
     assert torch.equal(net(x.unsqueeze(2)).logits, out.logits)
     with pytest.raises(ValueError, match="T >= 16"):
         net(torch.randn(2, 4, 8))
+
+
+def test_log_dynamics_adds_each_axis_motion_about_its_take_mean_on_a_log_scale_and_keeps_the_padding():
+    rng = np.random.default_rng(0)
+    lengths = (40, 64)
+    x = np.zeros((2, 4, 1, 64), dtype=np.float32)
+    for n, length in enumerate(lengths):
+        x[n, :3, 0, :length] = 0.5 + 0.01 * rng.normal(size=(3, length))
+        x[n, 3, 0, :length] = 1.0
+    out = LogDynamics(eps=0.0025)(torch.from_numpy(x)).numpy()
+    assert out.shape == (2, 7, 1, 64) and np.array_equal(out[:, :4], x)
+    for n, length in enumerate(lengths):
+        motion = x[n, :3, 0, :length] - x[n, :3, 0, :length].mean(axis=1, keepdims=True)
+        expected = np.sign(motion) * np.log1p(np.abs(motion) / 0.0025)
+        np.testing.assert_allclose(out[n, 4:, 0, :length], expected, rtol=1e-4, atol=1e-4)
+        assert not out[n, 4:, 0, length:].any()
+
+
+def test_an_encoder_with_log_dynamics_reads_seven_channels_from_the_same_stream():
+    x = torch.randn(2, 4, 64)
+    net = RawEncoder(num_classes=5, embed_dim=16, log_dynamics=True)
+    assert isinstance(net.stages["block1"][0][1], LogDynamics) and net.stages["block1"][0][2].in_channels == 7
+    assert net(x).logits.shape == (2, 5) and RawEncoder(5, 16).stages["block1"][0][1].in_channels == 4
+    teachers = SensorTeachers(["acc", "gyro"], num_classes=3, embed_dim=8, encoder="raw", log_dynamics=True)
+    assert all(t.log_dynamics for t in teachers.nets.values())
 
 
 def test_raw_teachers_fuse_with_spamfm_at_every_stage():

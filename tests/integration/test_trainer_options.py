@@ -70,7 +70,8 @@ def test_val_every_and_test_every_choose_the_scored_epochs(trainer_sensor_store,
 def test_the_raw_recipe_flags_reach_the_run(trainer_sensor_store, tmp_path):
     run = train_sensor_baseline(trainer_sensor_store, tmp_path, "onecycle", "--epochs", "4", "--lr", "0.01",
                                 "--schedule", "onecycle", "--label-smoothing", "0.2", "--test-every", "0",
-                                "--sensor-encoder", "raw", "--stream-rate", "20", "--stream-rotation", "15")
+                                "--sensor-encoder", "raw", "--stream-rate", "20", "--stream-rotation", "15",
+                                "--log-dynamics")
     rates = [json.loads(line)["lr"] for line in (run / "student" / "metrics.jsonl").read_text().splitlines()]
     assert rates[0] == pytest.approx(0.01 / 25) and 0.009 < rates[1] <= 0.01  # warm-up to about --lr ...
     assert rates[1] > rates[2] > rates[3] > 0  # ... then annealed, never to zero
@@ -79,6 +80,7 @@ def test_the_raw_recipe_flags_reach_the_run(trainer_sensor_store, tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())["options"]
     assert (saved["student"]["schedule"], saved["student"]["label_smoothing"]) == ("onecycle", 0.2)
     assert (saved["data"]["stream_rate"], saved["data"]["stream_rotation"]) == (20, 15)
+    assert torch.load(run / "student" / "last.pt", weights_only=True)["arch"]["log_dynamics"] is True
 
 
 def test_stage_cross_entropy_is_label_smoothed_and_skips_withheld_labels():

@@ -12,7 +12,7 @@ RECORDS = [
     TRNArch(num_classes=5, embed_dim=8, segments=3, backbone="resnet18", dropout=0.5, crop_size=32,
             video_input="motion"),
     ResNetArch(num_classes=5, embed_dim=8, modality="acc", gaf_size=32),
-    Raw1DArch(num_classes=5, embed_dim=8, modality="acc", stream_seconds=4.5),
+    Raw1DArch(num_classes=5, embed_dim=8, modality="acc", stream_seconds=4.5, log_dynamics=True),
     SensorTeachersArch(num_classes=5, embed_dim=8, modalities=("acc", "gyro"), fuse=True, gate="code",
                        eval_descriptor="running", gaf_size=32),
 ]
@@ -36,6 +36,9 @@ def test_records_of_older_checkpoints_still_read():
     old_trn = {"kind": "trn", "num_classes": 5, "segments": 3, "backbone": "resnet18", "embed_dim": 8,
                "dropout": 0.5, "frame_size": 32, "video_input": "rgb"}
     assert arch_from_dict(old_trn).crop_size == 32
+    old_raw = {"kind": "raw1d", "num_classes": 5, "embed_dim": 8, "modality": "acc", "stream_seconds": 4.5}
+    assert arch_from_dict(old_raw).log_dynamics is False
+    assert arch_from_dict(old_raw).build().stages["block1"][0][1].in_channels == 4
     old_teachers = {"kind": "sensor_teachers", "num_classes": 5, "modalities": ["acc"], "embed_dim": 8, "fuse": True,
                     "gaf_size": 32, "gate": "code", "eval_descriptor": "running"}
     assert arch_from_dict(old_teachers) == SensorTeachersArch(num_classes=5, embed_dim=8, modalities=("acc",),

@@ -27,13 +27,16 @@ RENAMED_FIELDS = {"frame_size": "crop_size"}
 @dataclass(frozen=True, kw_only=True)
 class Arch(ABC):
     """The fields every network shares. gaf_size: the GAF side it reads (None: no GAF input);
-    stream_seconds: the time grid of a raw-signal encoder (None: no stream input)."""
+    stream_seconds: the time grid of a raw-signal encoder (None: no stream input); log_dynamics: a
+    raw-signal encoder also reads each axis's motion on a log scale (training.models.raw1d.LogDynamics;
+    False in records written before it existed, whose networks lack it)."""
 
     kind: ClassVar[str]
     num_classes: int
     embed_dim: int
     gaf_size: int | None = None
     stream_seconds: float | None = None
+    log_dynamics: bool = False
 
     @abstractmethod
     def build(self) -> nn.Module:
@@ -114,7 +117,7 @@ class Raw1DArch(OneSensorArch):
     def build(self) -> nn.Module:
         from training.models.raw1d import RawEncoder
 
-        return RawEncoder(self.num_classes, embed_dim=self.embed_dim)
+        return RawEncoder(self.num_classes, embed_dim=self.embed_dim, log_dynamics=self.log_dynamics)
 
     @property
     def network(self) -> str:
@@ -140,7 +143,7 @@ class SensorTeachersArch(Arch):
 
         return SensorTeachers(self.modalities, self.num_classes, embed_dim=self.embed_dim, fuse=self.fuse,
                               gate=self.gate, eval_descriptor=self.eval_descriptor, encoder=self.encoder,
-                              fusion_stages=self.fusion_stages or None)
+                              fusion_stages=self.fusion_stages or None, log_dynamics=self.log_dynamics)
 
     def sensor_modalities(self) -> tuple[str, ...]:
         return self.modalities

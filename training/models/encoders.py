@@ -25,11 +25,12 @@ from training.models.vgg import VGG16BN
 @dataclass(frozen=True)
 class SensorEncoder:
     """One way of reading a sensor (module docstring). `student(num_classes, embed_dim, modality,
-    gaf_size, stream_seconds)` is the arch record of a one-sensor network; `reads_stream` says
-    whether the networks read the stream (stream_seconds) or GAF images (gaf_size)."""
+    gaf_size, stream_seconds, log_dynamics)` is the arch record of a one-sensor network; `reads_stream`
+    says whether the networks read the stream (stream_seconds; `teacher` then also takes log_dynamics)
+    or GAF images (gaf_size)."""
 
-    teacher: Callable[[int, int], nn.Module]
-    student: Callable[[int, int, str, int | None, float | None], OneSensorArch]
+    teacher: Callable[..., nn.Module]
+    student: Callable[[int, int, str, int | None, float | None, bool], OneSensorArch]
     reads_stream: bool
     teacher_name: str
     student_name: str
@@ -39,13 +40,14 @@ class SensorEncoder:
 
 
 def _gaf_student(num_classes: int, embed_dim: int, modality: str, gaf_size: int | None,
-                 stream_seconds: float | None) -> OneSensorArch:
+                 stream_seconds: float | None, log_dynamics: bool) -> OneSensorArch:
     return ResNetArch(num_classes=num_classes, embed_dim=embed_dim, modality=modality, gaf_size=gaf_size)
 
 
 def _raw_student(num_classes: int, embed_dim: int, modality: str, gaf_size: int | None,
-                 stream_seconds: float | None) -> OneSensorArch:
-    return Raw1DArch(num_classes=num_classes, embed_dim=embed_dim, modality=modality, stream_seconds=stream_seconds)
+                 stream_seconds: float | None, log_dynamics: bool) -> OneSensorArch:
+    return Raw1DArch(num_classes=num_classes, embed_dim=embed_dim, modality=modality, stream_seconds=stream_seconds,
+                     log_dynamics=log_dynamics)
 
 
 SENSOR_ENCODERS: dict[str, SensorEncoder] = {

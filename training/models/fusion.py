@@ -190,7 +190,7 @@ class SensorTeachers(nn.Module):
     """One sensor network per modality, SPAMFM after each stage in ``fusion_stages`` (default: every
     stage; fuse=False: none). `encoder` names the teacher network (training.models.encoders): "gaf",
     VGG16BN on (B, 3, G, G) GAF images; "raw", RawEncoder on (B, 4, T) streams (its (B, C, 1, T) maps
-    fuse as image maps do).
+    fuse as image maps do; log_dynamics: theirs with training.models.raw1d.LogDynamics).
 
     forward(dict modality -> (B, 3, G, G)) -> NetOutput with
       logits = mean_k logits_k,  embedding = mean_k fc7_k,  taps "{modality}.block{i}" (after fusion),
@@ -199,14 +199,16 @@ class SensorTeachers(nn.Module):
 
     def __init__(self, modalities: Sequence[str], num_classes: int, embed_dim: int = 300, fuse: bool = True,
                  fusion_stages: Sequence[str] | None = None, reduction: int | None = None,
-                 gate: str = SPAMFM_GATES[0], eval_descriptor: str = SPAMFM_EVAL[0], encoder: str = "gaf"):
+                 gate: str = SPAMFM_GATES[0], eval_descriptor: str = SPAMFM_EVAL[0], encoder: str = "gaf",
+                 log_dynamics: bool = False):
         super().__init__()
         self.modalities = list(modalities)
         if not self.modalities or len(set(self.modalities)) != len(self.modalities):
             raise ValueError(f"SensorTeachers needs distinct modality names, got {self.modalities}")
-        network = sensor_encoder(encoder).teacher
+        entry = sensor_encoder(encoder)
         self.num_classes, self.embed_dim, self.fuse, self.encoder = num_classes, embed_dim, fuse, encoder
-        self.nets = nn.ModuleDict({m: network(num_classes, embed_dim) for m in self.modalities})
+        reads = {"log_dynamics": log_dynamics} if entry.reads_stream else {}
+        self.nets = nn.ModuleDict({m: entry.teacher(num_classes, embed_dim, **reads) for m in self.modalities})
         first = self.nets[self.modalities[0]]
         self.stage_names = list(first.stages.keys())
         fusion_stages = self.stage_names if fusion_stages is None else list(fusion_stages)

@@ -104,12 +104,13 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
 
 
 def sensor_inputs(encoder: SensorEncoder, store: Store, options: RunOptions, seconds: float | None = None
-                  ) -> tuple[int | None, float | None]:
-    """(gaf_size, stream_seconds) of the networks of `encoder`: the GAF side (--gaf-size or the store's) for
-    GAF networks, the time grid (`seconds`, else the store's: stream_seconds) for stream networks."""
+                  ) -> tuple[int | None, float | None, bool]:
+    """(gaf_size, stream_seconds, log_dynamics) of the networks of `encoder`: the GAF side (--gaf-size or the
+    store's) for GAF networks; for stream networks the time grid (`seconds`, else the store's:
+    stream_seconds) and --log-dynamics."""
     if encoder.reads_stream:
-        return None, seconds or stream_seconds(store)
-    return options.data.gaf_size or store.layout.gaf_size, None
+        return None, seconds or stream_seconds(store), options.log_dynamics
+    return options.data.gaf_size or store.layout.gaf_size, None, False
 
 
 def pretrained_kind(kind: str | None, encoder: str) -> str:
