@@ -19,6 +19,7 @@ reported as the papers do) and scores it on the protocol's test subjects:
     fused       teachers_fused    SAKDN's VGG16-BN teachers of every sensor, SPAMFM-fused (after fc7
                                   only, as the preset says: bench/spamfm_fusion.py)
                 raw_encoder       raw-signal teachers of every sensor, logits averaged (SPAMFM ablated)
+                raw_teachers_spamfm  the same teachers SPAMFM-fused (after fc7, as the preset says)
                 random_forest
 
 A protocol family (`loso`: leave one of the official training subjects out, 7 folds) runs every
@@ -35,7 +36,8 @@ probabilities on the test takes), paired with the forest and with the first seed
 Writes {"protocol", "jobs": [{"command", "commit", "date", "seconds"}], "rows": [{"network", "sensor",
 "fold", "seed", "accuracy", "macro_f1"}]} to --json and prints the Markdown table (accuracy / macro-F1
 in %), one progress line per trained network. `--page` writes a results page from such a JSON: the
-table, each network's paired difference to the forest (same fold and seed), and the papers' figures
+table, each network's paired difference to the forest (same fold and seed), each fused network
+against the best single sensor of its own kind on the same fold and seed, and the papers' figures
 (their official split) beside the GAF networks'.
 """
 from __future__ import annotations
@@ -91,7 +93,11 @@ SENSOR_NETWORKS = {
 FUSED_NETWORKS = {
     "teachers_fused": ("sensor2vision", {"stage": "teachers"}),
     "raw_encoder": ("sensor2vision", {"stage": "teachers", "sensor_encoder": "raw", "ablate": ("spamfm",)}),
+    "raw_teachers_spamfm": ("sensor2vision", {"stage": "teachers", "sensor_encoder": "raw"}),
 }
+# fused network -> the single-sensor network of its kind (a `:variant` suffix carries over to both)
+SINGLE_OF_FUSED = {"teachers_fused": "vgg16bn_teacher", "raw_encoder": "raw_encoder",
+                   "raw_teachers_spamfm": "raw_encoder"}
 
 
 def run_name(network: str, sensor: str, fold: str, seed: int) -> str:
@@ -198,6 +204,27 @@ def paired_lines(rows: list[dict], reference_of) -> list[str]:
     return lines
 
 
+def best_single_lines(rows: list[dict]) -> list[str]:
+    """Each fused network against, per fold and seed, the best of its kind's single-sensor rows
+    (SINGLE_OF_FUSED; the target the issue sets SPAMFM: a fusion at least as good as its best sensor)."""
+    single: dict[tuple[str, str, int], float] = {}
+    for r in rows:
+        if r["sensor"] != FUSED:
+            key = (r["network"], r["fold"], r["seed"])
+            single[key] = max(single.get(key, 0.0), r["accuracy"])
+    lines = []
+    for network in dict.fromkeys(r["network"] for r in rows if r["sensor"] == FUSED):
+        base, _, variant = network.partition(":")
+        kind = SINGLE_OF_FUSED.get(base, base) + (f":{variant}" if variant else "")
+        pairs = [(r["accuracy"], single[(kind, r["fold"], r["seed"])]) for r in rows
+                 if r["network"] == network and r["sensor"] == FUSED and (kind, r["fold"], r["seed"]) in single]
+        if pairs:
+            gain = paired_gain([a for a, _ in pairs], [b for _, b in pairs])
+            lines.append(f"- `{network}` (fused) against the best `{kind}` sensor: {format_gain(gain, 'fold and seed')}; "
+                         f"at or above it in {sum(a >= b for a, b in pairs)} of {len(pairs)}")
+    return lines
+
+
 def paper_lines(rows: list[dict]) -> list[str]:
     """Each paper's figure beside the loso mean of the GAF network it corresponds to."""
     lines = []
@@ -228,6 +255,9 @@ def results_page(report: dict, json_name: str) -> str:
     variants = paired_lines(rows, lambda n: n.split(":")[0] if ":" in n else None)
     lines += ["", "## What each variant changed (paired with its plain network: same fold and seed)", "", *variants] \
         if variants else []
+    fused = best_single_lines(rows)
+    lines += ["", "## Fused against each fold's best single sensor (same kind of network, fold and seed)", "",
+              *fused] if fused else []
     lines += ["", "## The papers (official split S08-12; these folds test on one of S01-07 each)", ""]
     lines += paper_lines(rows) or ["- no GAF network rows"]
     return "\n".join(lines) + "\n"

@@ -91,6 +91,18 @@ def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors
         real_sensors.pooled(paths)
 
 
+def test_the_page_sets_each_fused_network_beside_the_best_single_sensor_of_its_kind(real_sensors):
+    rows = [_row("raw_encoder:logdyn", "acc_h01", "loso-1", 0.9), _row("raw_encoder:logdyn", "acc_h02", "loso-1", 0.95),
+            _row("raw_encoder:logdyn", "acc_h01", "loso-2", 0.8), _row("raw_encoder", "acc_h01", "loso-2", 0.99),
+            _row("raw_teachers_spamfm:logdyn", "fused", "loso-1", 0.97),
+            _row("raw_teachers_spamfm:logdyn", "fused", "loso-2", 0.75),
+            _row("vgg16bn_teacher", "acc_h01", "loso-1", 0.9), _row("teachers_fused", "fused", "loso-1", 0.8)]
+    lines = real_sensors.best_single_lines(rows)
+    assert lines[0].startswith("- `raw_teachers_spamfm:logdyn` (fused) against the best `raw_encoder:logdyn` sensor: "
+                               "-1.5 points") and lines[0].endswith("at or above it in 1 of 2")
+    assert lines[1].startswith("- `teachers_fused` (fused) against the best `vgg16bn_teacher` sensor: -10.0 points")
+
+
 def test_the_spamfm_page_sets_each_fusion_beside_the_best_single_sensor(tmp_path):
     spec = importlib.util.spec_from_file_location("spamfm_fusion", ROOT / "bench" / "spamfm_fusion.py")
     module = importlib.util.module_from_spec(spec)
