@@ -252,8 +252,8 @@ def results_page(report: dict, json_name: str) -> str:
               f"{(job['seconds'] or 0) / 60:.0f} min)" for job in report["jobs"]]
     lines += ["", markdown(rows), "", "## Against the random forest (paired: same fold and seed)", ""]
     lines += paired_lines(rows, lambda n: FOREST if n != FOREST else None) or ["- no forest rows"]
-    variants = paired_lines(rows, lambda n: n.split(":")[0] if ":" in n else None)
-    lines += ["", "## What each variant changed (paired with its plain network: same fold and seed)", "", *variants] \
+    variants = paired_lines(rows, lambda n: n.rsplit(":", 1)[0] if ":" in n else None)
+    lines += ["", "## What each variant changed (paired with the row it extends, `a:b` with `a`: same fold and seed)", "", *variants] \
         if variants else []
     fused = best_single_lines(rows)
     lines += ["", "## Fused against each fold's best single sensor (same kind of network, fold and seed)", "",

@@ -73,17 +73,18 @@ def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors
     rows = [_row("random_forest", "acc_h01", "loso-1", 0.7), _row("random_forest", "acc_h01", "loso-2", 0.8),
             _row("resnet18_gaf", "acc_h01", "loso-1", 0.8), _row("resnet18_gaf", "acc_h01", "loso-2", 0.7),
             _row("resnet18_gaf", "acc_h01", "loso-2", 0.75),  # the same fold and seed again: the later one is kept
-            _row("resnet18_gaf:big", "acc_h01", "loso-1", 0.9)]
+            _row("resnet18_gaf:big", "acc_h01", "loso-1", 0.9), _row("resnet18_gaf:big:ens3", "acc_h01", "loso-1", 0.95)]
     job = {"command": "python bench/real_sensors.py --protocol loso", "commit": "abc", "date": "2026-12-04",
            "seconds": 60.0}
     paths = [tmp_path / "a.json", tmp_path / "b.json"]
     paths[0].write_text(json.dumps({"protocol": "loso", "jobs": [job], "rows": rows[:4]}))
     paths[1].write_text(json.dumps({"protocol": "loso", "jobs": [job], "rows": rows[4:]}))
     report = real_sensors.pooled(paths)
-    assert len(report["rows"]) == 5 and len(report["jobs"]) == 2
+    assert len(report["rows"]) == 6 and len(report["jobs"]) == 2
     page = real_sensors.results_page(report, "loso.json")
     assert "`resnet18_gaf` on acc_h01: +2.5 points" in page and "at or above `random_forest` in 1 of 2" in page
     assert "`resnet18_gaf:big` on acc_h01: +10.0 points, one fold and seed" in page  # paired with its plain row
+    assert "`resnet18_gaf:big:ens3` on acc_h01: +5.0 points, one fold and seed" in page  # ... an ensemble with its run
     assert "VSKD Table 2, ResNet18 on GAF, acc_h01: paper 89.1, ours 77.5 (n=2): -11.6 points" in page
     assert page.count("`python bench/real_sensors.py --protocol loso`") == 2
     paths[1].write_text(json.dumps({"protocol": "dev", "rows": []}))
