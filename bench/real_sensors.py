@@ -58,11 +58,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import load_dataset  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
-from training.options import parse_variant  # noqa: E402
 from training.engine.metrics import score  # noqa: E402
+from training.options import parse_variant  # noqa: E402
 from training.run.baseline import run_baseline  # noqa: E402
-from training.run.evaluate import evaluate_run  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
+from training.run.evaluate import evaluate_run  # noqa: E402
 from training.run.study import format_gain, paired_gain  # noqa: E402
 from training.run.study import provenance as study_provenance  # noqa: E402
 from training.run.train import open_checked_store, run_training  # noqa: E402
