@@ -318,7 +318,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 @click.option("--log-dynamics/--no-log-dynamics", default=None,
               help="raw-signal encoders also read each axis's motion (the take's mean removed) on a log scale, "
                    "which the fixed-range stream hides at weak sites such as the ankles [default: off; "
-                   "the cpu presets: on]")
+                   "Berkeley-MHAD's cpu preset: on]")
 @click.option("--kd", type=RegistryChoice(_registered("kd_names")), default=None,
               help="replace the method's distillation terms by this baseline ('none': CE only)")
 @click.option("--kd-weight", type=float, default=None, help="weight of the --kd term [default: per baseline]")
