@@ -15,6 +15,7 @@ from pipeline.config import load_dataset
 from pipeline.store import open_store
 from training.data.loaders import build_data
 from training.data.streams import augment_streams, grid_seconds, time_grid
+from training.models.archs import arch_from_dict
 from training.models.fusion import SensorTeachers
 from training.models.raw1d import LogDynamics, RawEncoder
 from training.recipes import build_stage
@@ -127,7 +128,6 @@ def test_raw_teachers_fuse_with_spamfm_at_every_stage():
 
 
 def test_spamfm_stages_choose_where_the_teachers_fuse_and_travel_with_the_checkpoint(trainer_utd_store):
-    from training.models.archs import arch_from_dict
     from training.recipes.common import RecipeError
 
     store, spec = open_store(trainer_utd_store), load_dataset(UTD)
@@ -141,6 +141,23 @@ def test_spamfm_stages_choose_where_the_teachers_fuse_and_travel_with_the_checkp
                             spamfm_stages=("block5",), **TINY)
     with pytest.raises(RecipeError, match="--spamfm-stages: unknown fusion stages .'block5'."):
         build_stage("teachers", store, spec, wrong, None)
+
+
+def test_log_dynamics_reaches_the_raw_teachers_and_students_of_the_recipes_and_not_the_gaf_ones(trainer_utd_store):
+    store, spec = open_store(trainer_utd_store), load_dataset(UTD)
+    teachers = build_stage("teachers", store, spec, resolve_options(UTD, "sensor2vision", stage="teachers",
+                                                                    store=trainer_utd_store, log_dynamics=True,
+                                                                    **TINY), None)
+    assert teachers.arch.log_dynamics and all(net.log_dynamics for net in teachers.net.nets.values())
+    assert arch_from_dict(teachers.arch.to_dict()).build().nets["acc"].log_dynamics
+    student = build_stage("student", store, spec, resolve_options(UTD, "vision2sensor", kd="none",
+                                                                  store=trainer_utd_store, log_dynamics=True,
+                                                                  **TINY), None)
+    assert student.arch.log_dynamics and student.net.log_dynamics
+    gaf = build_stage("student", store, spec, resolve_options(UTD, "vision2sensor", kd="none", store=trainer_utd_store,
+                                                              log_dynamics=True, **{**TINY, "sensor_encoder": "gaf"}),
+                      None)
+    assert not gaf.arch.log_dynamics
 
 
 @pytest.mark.parametrize("rate", [None, 10.0])

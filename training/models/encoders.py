@@ -25,12 +25,13 @@ from training.models.vgg import VGG16BN
 @dataclass(frozen=True)
 class SensorEncoder:
     """One way of reading a sensor (module docstring). `student(num_classes, embed_dim, modality,
-    gaf_size, stream_seconds, log_dynamics)` is the arch record of a one-sensor network; `reads_stream`
-    says whether the networks read the stream (stream_seconds; `teacher` then also takes log_dynamics)
-    or GAF images (gaf_size)."""
+    gaf_size, stream_seconds)` is the arch record of a one-sensor network; `reads_stream` says
+    whether the networks read the stream (stream_seconds) or GAF images (gaf_size). With
+    --log-dynamics a stream encoder's teacher is called with log_dynamics=True and its student
+    record gets the field set (training.recipes.common.stream_reading)."""
 
     teacher: Callable[..., nn.Module]
-    student: Callable[[int, int, str, int | None, float | None, bool], OneSensorArch]
+    student: Callable[[int, int, str, int | None, float | None], OneSensorArch]
     reads_stream: bool
     teacher_name: str
     student_name: str
@@ -40,14 +41,13 @@ class SensorEncoder:
 
 
 def _gaf_student(num_classes: int, embed_dim: int, modality: str, gaf_size: int | None,
-                 stream_seconds: float | None, log_dynamics: bool) -> OneSensorArch:
+                 stream_seconds: float | None) -> OneSensorArch:
     return ResNetArch(num_classes=num_classes, embed_dim=embed_dim, modality=modality, gaf_size=gaf_size)
 
 
 def _raw_student(num_classes: int, embed_dim: int, modality: str, gaf_size: int | None,
-                 stream_seconds: float | None, log_dynamics: bool) -> OneSensorArch:
-    return Raw1DArch(num_classes=num_classes, embed_dim=embed_dim, modality=modality, stream_seconds=stream_seconds,
-                     log_dynamics=log_dynamics)
+                 stream_seconds: float | None) -> OneSensorArch:
+    return Raw1DArch(num_classes=num_classes, embed_dim=embed_dim, modality=modality, stream_seconds=stream_seconds)
 
 
 SENSOR_ENCODERS: dict[str, SensorEncoder] = {

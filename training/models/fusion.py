@@ -207,7 +207,9 @@ class SensorTeachers(nn.Module):
             raise ValueError(f"SensorTeachers needs distinct modality names, got {self.modalities}")
         entry = sensor_encoder(encoder)
         self.num_classes, self.embed_dim, self.fuse, self.encoder = num_classes, embed_dim, fuse, encoder
-        reads = {"log_dynamics": log_dynamics} if entry.reads_stream else {}
+        if log_dynamics and not entry.reads_stream:
+            raise ValueError(f"log_dynamics applies to stream encoders; {encoder!r} reads GAF images")
+        reads = {"log_dynamics": True} if log_dynamics else {}
         self.nets = nn.ModuleDict({m: entry.teacher(num_classes, embed_dim, **reads) for m in self.modalities})
         first = self.nets[self.modalities[0]]
         self.stage_names = list(first.stages.keys())

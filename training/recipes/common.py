@@ -104,13 +104,18 @@ def load_pretrained_weights(module: nn.Module, path: Path, kind: str) -> None:
 
 
 def sensor_inputs(encoder: SensorEncoder, store: Store, options: RunOptions, seconds: float | None = None
-                  ) -> tuple[int | None, float | None, bool]:
-    """(gaf_size, stream_seconds, log_dynamics) of the networks of `encoder`: the GAF side (--gaf-size or the
-    store's) for GAF networks; for stream networks the time grid (`seconds`, else the store's:
-    stream_seconds) and --log-dynamics."""
+                  ) -> tuple[int | None, float | None]:
+    """(gaf_size, stream_seconds) of the networks of `encoder`: the GAF side (--gaf-size or the store's) for
+    GAF networks, the time grid (`seconds`, else the store's: stream_seconds) for stream networks."""
     if encoder.reads_stream:
-        return None, seconds or stream_seconds(store), options.log_dynamics
-    return options.data.gaf_size or store.layout.gaf_size, None, False
+        return None, seconds or stream_seconds(store)
+    return options.data.gaf_size or store.layout.gaf_size, None
+
+
+def stream_reading(encoder: SensorEncoder, options: RunOptions) -> dict:
+    """Arch fields of how `encoder`'s networks read a stream: {"log_dynamics": True} under --log-dynamics
+    for a stream encoder, else none (GAF networks, and records that keep the field's default)."""
+    return {"log_dynamics": True} if encoder.reads_stream and options.log_dynamics else {}
 
 
 def pretrained_kind(kind: str | None, encoder: str) -> str:

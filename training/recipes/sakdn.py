@@ -44,6 +44,7 @@ from training.recipes.common import (
     load_pretrained_weights,
     pretrained_kind,
     sensor_inputs,
+    stream_reading,
     teachers_run,
     video_network,
 )
@@ -126,12 +127,12 @@ def teachers_stage(store: Store, spec: DatasetSpec, options: RunOptions) -> Sens
         raise RecipeError(f"{store.path}: store holds no sensor modality; the sensor teachers need at least one")
     embed_dim = store.class_embedding.shape[1]
     encoder = sensor_encoder(options.sensor_encoder)
-    gaf_size, seconds, log_dynamics = sensor_inputs(encoder, store, options)
+    gaf_size, seconds = sensor_inputs(encoder, store, options)
     arch = SensorTeachersArch(num_classes=spec.num_classes, embed_dim=embed_dim, modalities=modalities,
                               fuse="spamfm" not in options.ablate, gate=options.spamfm_gate,
                               eval_descriptor=options.spamfm_eval, encoder=options.sensor_encoder,
                               fusion_stages=tuple(options.spamfm_stages), gaf_size=gaf_size, stream_seconds=seconds,
-                              log_dynamics=log_dynamics)
+                              **stream_reading(encoder, options))
     try:
         net = arch.build()
     except ValueError as error:  # an unknown --spamfm-stages name

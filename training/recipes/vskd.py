@@ -17,6 +17,7 @@ baseline (CE only, no teacher, no video).
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from torch import Tensor, nn
@@ -38,6 +39,7 @@ from training.recipes.common import (
     load_pretrained_weights,
     pretrained_kind,
     sensor_inputs,
+    stream_reading,
     teachers_run,
     video_network,
 )
@@ -110,8 +112,9 @@ def student_network(store: Store, spec: DatasetSpec, options: RunOptions,
     `seconds` (None: the store's, recipes.common.stream_seconds, which its teachers read too)."""
     modality = student_modality(store, options)
     encoder = sensor_encoder(options.sensor_encoder)
-    arch = encoder.student(spec.num_classes, store.class_embedding.shape[1], modality,
-                           *sensor_inputs(encoder, store, options, seconds))
+    arch = dataclasses.replace(encoder.student(spec.num_classes, store.class_embedding.shape[1], modality,
+                                               *sensor_inputs(encoder, store, options, seconds)),
+                               **stream_reading(encoder, options))
     net = arch.build()
     if options.pretrained_sensor:
         load_pretrained_weights(net, options.pretrained_sensor,
