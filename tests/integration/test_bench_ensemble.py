@@ -2,8 +2,6 @@
 is the seeds' runs as one classifier (mean softmax of their last checkpoints on the test takes)."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,17 +11,13 @@ from pipeline.prepare import PrepareOptions, prepare
 from pipeline.synthetic import write_dataset
 from training.run.evaluate import evaluate_run
 
-ROOT = Path(__file__).resolve().parents[2]
 RAW = {"stage": "student", "kd": "none", "sensor_encoder": "raw", "epochs": 2}
 SENSOR = "acc_h01"
 
 
 @pytest.fixture(scope="module")
-def real_sensors():
-    spec = importlib.util.spec_from_file_location("real_sensors", ROOT / "bench" / "real_sensors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def real_sensors(bench_script):
+    return bench_script("real_sensors")
 
 
 @pytest.fixture(scope="module")

@@ -87,18 +87,12 @@ def test_a_training_run_logs_the_cache_and_matches_the_run_without_it(trainer_ut
         assert figures[True][term] == pytest.approx(figures[False][term], rel=1e-4), term
 
 
-def test_a_profiled_student_step_is_split_into_the_bench_scopes(student_and_data):
+def test_a_profiled_student_step_is_split_into_the_bench_scopes(student_and_data, bench_script):
     """bench/train.py splits a step by the named scopes of training.recipes (student, teacher, each term,
     GSDM's ablated passes) and training.engine (backward, optimiser): each must be recorded."""
-    import importlib.util
-    from pathlib import Path
-
     from training.engine.trainer import Context
 
-    path = Path(__file__).resolve().parents[2] / "bench" / "train.py"
-    spec = importlib.util.spec_from_file_location("bench_train", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_script("train")
     student, data, _ = student_and_data
     options = resolve_options(UTD, "sensor2vision", backbone="resnet18", optimizer="adam", lr=1e-4, device="cpu")
     split = bench.step_split(student, data, options.student, Context(device=torch.device("cpu"), progress=False))

@@ -2,21 +2,15 @@
 seeds of a protocol family, pooled across the JSONs of parallel jobs."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def real_sensors():
-    spec = importlib.util.spec_from_file_location("real_sensors", ROOT / "bench" / "real_sensors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def real_sensors(bench_script):
+    return bench_script("real_sensors")
 
 
 def _row(network, sensor, fold, accuracy):
@@ -104,10 +98,8 @@ def test_the_page_sets_each_fused_network_beside_the_best_single_sensor_of_its_k
     assert lines[1].startswith("- `teachers_fused` (fused) against the best `vgg16bn_teacher` sensor: -10.0 points")
 
 
-def test_the_spamfm_page_sets_each_fusion_beside_the_best_single_sensor(tmp_path):
-    spec = importlib.util.spec_from_file_location("spamfm_fusion", ROOT / "bench" / "spamfm_fusion.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_the_spamfm_page_sets_each_fusion_beside_the_best_single_sensor(tmp_path, bench_script):
+    module = bench_script("spamfm_fusion")
     singles = tmp_path / "loso.json"
     singles.write_text(json.dumps({"rows": [_row("raw_encoder", "acc_h01", "loso-1", 0.9),
                                             _row("raw_encoder", "acc_h02", "loso-1", 0.95),

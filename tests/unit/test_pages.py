@@ -2,7 +2,6 @@
 table there is pasted by hand and `make pages` rewrites each one without re-running its study."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,24 +15,17 @@ RESULTS = ROOT / "docs" / "results"
 BENCH_PAGES = {"berkeley-loso.json": ("real_sensors", "results_page"), "berkeley-loso-spamfm.json": ("spamfm_fusion", "page")}
 
 
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _written(path: Path) -> str:
+def _written(path: Path, bench_script) -> str:
     report = json.loads(path.read_text())
     if path.name in BENCH_PAGES:
         script, function = BENCH_PAGES[path.name]
-        return getattr(_bench(script), function)(report, path.name)
+        return getattr(bench_script(script), function)(report, path.name)
     return study_markdown(report)
 
 
 @pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda p: p.stem)
-def test_each_page_is_written_from_its_json(path):
-    assert _written(path) == path.with_suffix(".md").read_text()
+def test_each_page_is_written_from_its_json(path, bench_script):
+    assert _written(path, bench_script) == path.with_suffix(".md").read_text()
 
 
 def test_a_study_page_names_its_command_commit_and_rows():
