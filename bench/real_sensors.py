@@ -2,8 +2,8 @@
 
     python bench/real_sensors.py --root DIR | --store STORE [--protocol dev|loso|loso-3] [--sensors acc_h01,...]
                                  [--networks raw_encoder,...] [--folds loso-1,...] [--seeds 1 [--ensemble]]
-                                 [--variant NAME:KEY=VALUE,...] --json FILE [--work DIR] [--seed 0]
-                                 [--device cuda]
+                                 [--variant NAME:KEY=VALUE,...] [--scaling range|log|minmax] [--gaf-size 32]
+                                 --json FILE [--work DIR] [--seed 0] [--device cuda]
     python bench/real_sensors.py --table A.json B.json ... [--json POOLED.json] [--page PAGE.md]
                                  (one table of several jobs' rows; the page is written from the pooled JSON)
 
@@ -32,6 +32,9 @@ adds a row `<network>:<NAME>` per network trained with those options on top of t
 recipe finding, measured on the same folds and seeds. With --seeds N --ensemble, each network also gets
 a row `<network>:ensN` per fold: its N seeds' runs as one classifier (the mean of their softmax
 probabilities on the test takes), paired with the forest and with the first seed's single run.
+The GAF networks read the store's images: 32 px GASF of the range-scaled series unless --scaling,
+--gaf-size (or a --store prepared otherwise) say else, and then their rows say so, e.g.
+`resnet18_gaf:log` (store_suffix), paired with `resnet18_gaf`.
 
 Writes {"protocol", "jobs": [{"command", "commit", "date", "seconds"}], "rows": [{"network", "sensor",
 "fold", "seed", "accuracy", "macro_f1"}]} to --json and prints the Markdown table (accuracy / macro-F1
@@ -57,8 +60,11 @@ from scipy.special import softmax
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import load_dataset  # noqa: E402
+from pipeline.gaf import METHODS as GAF_METHODS  # noqa: E402
+from pipeline.gaf import SCALINGS  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from training.engine.metrics import score  # noqa: E402
+from training.models.encoders import sensor_encoder  # noqa: E402
 from training.options import parse_variant  # noqa: E402
 from training.run.baseline import run_baseline  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
@@ -70,6 +76,7 @@ from training.run.train import open_checked_store, run_training  # noqa: E402
 DATASET = "berkeley-mhad"
 PRESET = "cpu"
 GAF_SIZE = 32
+GAF_SCALING = "range"
 FUSED = "fused"
 FOREST = "random_forest"
 # The papers' accuracies (%) on the official split (train S01-07, test S08-12), per sensor and fused:
@@ -282,7 +289,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--page", type=Path, default=None, help="with --table: write the results page here")
     parser.add_argument("--root", type=Path, help="Berkeley-MHAD accelerometer tree")
     parser.add_argument("--store", type=Path, default=None,
-                        help="a store already prepared from --root's tree (GAF 32 px, range scaling): skip prepare")
+                        help="a store already prepared from --root's tree: skip prepare (its GAF settings name the rows)")
+    parser.add_argument("--scaling", choices=SCALINGS, default=GAF_SCALING,
+                        help=f"with --root: the GAF images' scaling (pipeline.gaf) [default: {GAF_SCALING}]")
+    parser.add_argument("--gaf-size", type=int, default=GAF_SIZE, help=f"with --root: GAF image side [default: {GAF_SIZE}]")
     parser.add_argument("--device", default="cpu", help="torch device of every network [default: cpu]")
     parser.add_argument("--protocol", default=None, help="protocol or family of datasets.yaml [default: the dataset's]")
     parser.add_argument("--folds", default=None, help="comma list: only these folds of the family [default: all]")
@@ -309,16 +319,31 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def store_suffix(config: dict) -> str:
+    """How a store's GAF images differ from the bench's (32 px GASF, range scaling), as a row suffix:
+    '' when they do not, else e.g. 'log', 'gaf64' or 'gaf64-gadf-minmax'."""
+    parts = [f"gaf{config['gaf_size']}" if config["gaf_size"] != GAF_SIZE else "",
+             "gadf" if config["gaf_method"] != GAF_METHODS[0] else "",
+             config["scaling"] if config["scaling"] != GAF_SCALING else ""]
+    return "-".join(part for part in parts if part)
+
+
+def reads_gaf(options: dict) -> bool:
+    return not sensor_encoder(options.get("sensor_encoder", "gaf")).reads_stream
+
+
 def jobs(sensors: tuple[str, ...], networks: set[str] | None, variants: dict[str, dict] | None = None,
-         fused: str = "auto") -> list[tuple[str, str, str, dict]]:
+         fused: str = "auto", gaf: str = "") -> list[tuple[str, str, str, dict]]:
     """(network, sensor, mode, options) of every network to train, per sensor, then fused (`fused`:
     auto: with several sensors; no; only: the fused networks alone); each network again per variant,
     as `<network>:<variant>` with the variant's options on top. `networks` keeps a network's rows
-    (`raw_encoder`: plain and variants) or one row (`raw_encoder:rot`)."""
+    (`raw_encoder`: plain and variants) or one row (`raw_encoder:rot`). `gaf` (store_suffix) names the
+    GAF networks' images: `resnet18_gaf:log`."""
     chosen = [(n, s, *SENSOR_NETWORKS[n]) for s in sensors for n in SENSOR_NETWORKS] if fused != "only" else []
     chosen += ([(n, FUSED, *FUSED_NETWORKS[n]) for n in FUSED_NETWORKS]
                if fused == "only" or (fused == "auto" and len(sensors) > 1) else [])
-    expanded = [(f"{n}:{name}" if name else n, n, s, mode, {**options, **extra})
+    chosen = [(f"{n}:{gaf}" if gaf and reads_gaf(options) else n, s, mode, options) for n, s, mode, options in chosen]
+    expanded = [(f"{n}:{name}" if name else n, n.partition(":")[0], s, mode, {**options, **extra})
                 for name, extra in {"": {}, **(variants or {})}.items() for n, s, mode, options in chosen]
     return [(row, s, mode, options) for row, n, s, mode, options in expanded
             if networks is None or row in networks or n in networks]
@@ -342,10 +367,11 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="real-sensors-"))
     start = time.perf_counter()
     store = args.store or prepare(PrepareOptions(dataset=DATASET, root=args.root, cache=work / "cache",
-                                                 gaf_size=GAF_SIZE, scaling="range", modalities=sensors,
+                                                 gaf_size=args.gaf_size, scaling=args.scaling, modalities=sensors,
                                                  progress=False)).store_path
     todo = jobs(sensors, set(args.networks.split(",")) if args.networks else None,
-                dict(parse_variant(v) for v in args.variant), args.fused)
+                dict(parse_variant(v) for v in args.variant), args.fused,
+                store_suffix(open_checked_store(store).attrs["config"]))
     fused = any(sensor == FUSED for _, sensor, _, _ in todo)
     rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed, fused)]
     args.json.parent.mkdir(parents=True, exist_ok=True)

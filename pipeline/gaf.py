@@ -21,7 +21,11 @@ from typing import Sequence
 import numpy as np
 
 METHODS = ("summation", "difference")
-SCALINGS = ("minmax", "range")
+SCALINGS = ("minmax", "range", "log")
+RANGED_SCALINGS = ("range", "log")  # the scalings that read each axis's fixed (low, high) range
+# "log" scaling's eps, in units of half the axis range (0.005 g for a +-2 g sensor); the raw-signal
+# encoder's LogDynamics (training.models.raw1d) uses the same value on its grid
+LOG_SCALE_EPS = 0.0025
 MIN_BLOCK_IMAGES = 64  # fewer images than this per thread: computed in the calling thread
 
 # sklearn's MinMaxScaler (used by pyts) treats a data range below this as zero: the series is
@@ -90,7 +94,19 @@ def scaled_series(
     """x~ in [-1, 1], shape (B, C, size) float64, from series (B, L, C).
 
     minmax: PAA (or interpolation) first, then per series and axis to [-1, 1] (as pyts).
-    range:  clip each axis to its fixed [low, high], PAA (or interpolation), map to [-1, 1].
+    range:  clip each axis to its fixed [low, high], PAA (or interpolation), map to u in [-1, 1].
+    log:    u as for range, then the motion about the series' mean on a log scale, onto [0, 1],
+
+                d = u - mean(u),   z = sign(d) log(1 + |d| / eps) / log(1 + 2 / eps),   x~ = (1 + z) / 2
+
+            (|d| <= 2, so z in [-1, 1]; eps = LOG_SCALE_EPS). Why: a fixed range keeps amplitudes comparable
+            across takes but puts a weak site's motion in a sliver of it (Berkeley's ankles: 0.015 g of std
+            for clapping against a +-2 g range, so phi hardly moves and the image is nearly flat); the log
+            spreads 0.005-2 g over the angles and keeps sign and order. The mean (gravity, posture) is
+            dropped: what is left is the motion, as LogDynamics gives the raw-signal encoder. [0, 1] (the
+            GAF paper's other interval), not [-1, 1]: at x~ = 0 GASF = cos(phi_i + phi_j) is flat to first
+            order (phi_i + phi_j = pi), so motion centred there would reach the image only quadratically;
+            centred at x~ = 1/2 it moves phi about pi/3 to first order.
     """
     series = np.asarray(series)
     if series.ndim != 3:
@@ -107,17 +123,28 @@ def scaled_series(
     x = np.empty((batch, channels, length), dtype=np.float64)
     x[...] = series.transpose(0, 2, 1)
 
-    if scaling == "range":
+    if scaling in RANGED_SCALINGS:
         ranges = _check_ranges(axis_ranges, channels)
         low, high = ranges[:, 0, None], ranges[:, 1, None]
         np.clip(x, low, high, out=x)
 
     x = paa(x, size) if length >= size else interpolate(x, size)
 
-    if scaling == "range":
+    if scaling in RANGED_SCALINGS:
         x = 2.0 * (x - low) / (high - low) - 1.0
-        return np.clip(x, -1.0, 1.0, out=x)
+        np.clip(x, -1.0, 1.0, out=x)
+        return _log_motion(x) if scaling == "log" else x
     return _minmax_scale(x)
+
+
+def _log_motion(u: np.ndarray) -> np.ndarray:
+    """In place, per row of the last axis: (1 + sign(d) log(1 + |d| / eps) / log(1 + 2 / eps)) / 2, d = u - mean(u)."""
+    u -= u.mean(axis=-1, keepdims=True)
+    magnitude = np.log1p(np.abs(u) / LOG_SCALE_EPS)
+    magnitude *= 0.5 / np.log1p(2.0 / LOG_SCALE_EPS)
+    np.copysign(magnitude, u, out=u)
+    u += 0.5
+    return u
 
 
 def gaf_images(
@@ -131,7 +158,7 @@ def gaf_images(
     """GAF image per axis: series (B, L, C) float -> (B, C, size, size) float32.
 
     method "summation": GASF_ij = cos(phi_i + phi_j); "difference": GADF_ij = sin(phi_i - phi_j),
-    with phi = arccos(x~) and x~ from `scaled_series` (scaling "minmax" or "range" with
+    with phi = arccos(x~) and x~ from `scaled_series` (scaling "minmax", or "range" or "log" with
     axis_ranges (C, 2)). Equal to pyts GramianAngularField(image_size=size, method=method,
     sample_range=(-1, 1)) per axis when L >= size. `threads` (default: the CPU count) share the
     blocks; 1 computes in the calling thread (inside an already parallel graph).

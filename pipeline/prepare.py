@@ -26,7 +26,7 @@ import numpy as np
 from pipeline import store as zstore
 from pipeline.config import CACHE_DIR, DatasetsError, DatasetSpec, load_dataset
 from pipeline.embeddings import COMBINES
-from pipeline.gaf import METHODS as GAF_METHODS, SCALINGS
+from pipeline.gaf import METHODS as GAF_METHODS, RANGED_SCALINGS, SCALINGS
 from pipeline.records import Clip, SourceError, Take
 
 SCHEDULERS = ("synchronous", "threads", "processes")
@@ -161,7 +161,7 @@ def prepare_take_block(settings: BlockSettings, start: int, takes: Sequence[Take
         if present.any():
             images = gaf_images(
                 signal[present], size=settings.gaf_size, method=settings.gaf_method,
-                scaling=settings.scaling, axis_ranges=ranges if settings.scaling == "range" else None,
+                scaling=settings.scaling, axis_ranges=ranges if settings.scaling in RANGED_SCALINGS else None,
                 threads=1,  # the graph already runs one block per core
             )
             gaf[present] = images.astype(np.float16)

@@ -63,6 +63,21 @@ def test_each_variant_adds_a_row_per_network_with_its_options_on_top(real_sensor
     assert [network for network, _, _, _ in alone] == ["raw_encoder:oc"]
 
 
+def test_a_store_of_other_gaf_images_names_the_gaf_networks_rows_alone(real_sensors):
+    bench = {"gaf_size": 32, "gaf_method": "summation", "scaling": "range"}
+    assert real_sensors.store_suffix(bench) == ""
+    assert real_sensors.store_suffix({**bench, "scaling": "log"}) == "log"
+    assert real_sensors.store_suffix({"gaf_size": 64, "gaf_method": "difference", "scaling": "minmax"}) == "gaf64-gadf-minmax"
+    rows = [(network, sensor) for network, sensor, _, _ in
+            real_sensors.jobs(("acc_h01", "acc_h02"), None, {"v": {"epochs": 1}}, gaf="log")]
+    assert ("resnet18_gaf:log", "acc_h01") in rows and ("vgg16bn_teacher:log:v", "acc_h02") in rows
+    assert ("teachers_fused:log", "fused") in rows and ("raw_encoder", "acc_h01") in rows
+    assert ("raw_teachers_spamfm", "fused") in rows and ("raw_encoder:v", "fused") in rows
+    assert not any(n.startswith(("raw_encoder:log", "raw_teachers_spamfm:log")) for n, _ in rows)
+    chosen = real_sensors.jobs(("acc_h01",), {"resnet18_gaf"}, gaf="log")
+    assert [network for network, _, _, _ in chosen] == ["resnet18_gaf:log"]
+
+
 def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors, tmp_path):
     rows = [_row("random_forest", "acc_h01", "loso-1", 0.7), _row("random_forest", "acc_h01", "loso-2", 0.8),
             _row("resnet18_gaf", "acc_h01", "loso-1", 0.8), _row("resnet18_gaf", "acc_h01", "loso-2", 0.7),

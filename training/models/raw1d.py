@@ -22,12 +22,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pipeline.gaf import LOG_SCALE_EPS
+
 from .output import NetOutput, staged_forward
 from .vgg import semantic_head
 
 RAW_WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
-# LogDynamics' eps in grid units (the grid maps a sensor's range [-r, r] to [-1, 1]): 0.005 g for r = 2 g
-LOG_DYNAMICS_EPS = 0.0025
+# LogDynamics' eps in grid units (the grid maps a sensor's range [-r, r] to [-1, 1]): 0.005 g for r = 2 g,
+# the eps of the GAF images' "log" scaling
+LOG_DYNAMICS_EPS = LOG_SCALE_EPS
 RAW_BLOCKS: tuple[str, ...] = ("block1", "block2", "block3", "block4")
 
 
