@@ -40,7 +40,8 @@ Writes {"protocol", "jobs": [{"command", "commit", "date", "seconds"}], "rows": 
 "fold", "seed", "accuracy", "macro_f1"}]} to --json and prints the Markdown table (accuracy / macro-F1
 in %), one progress line per trained network. `--page` writes a results page from such a JSON: the
 table, each network's paired difference to the forest (same fold and seed), each fused network
-against the best single sensor of its own kind on the same fold and seed, and the papers' figures
+against the best single sensor of its own kind on the same fold and seed (and against the best of its
+own per-sensor heads, rows `<network>/heads`, recorded by every fused run), and the papers' figures
 (their official split) beside the GAF networks'.
 """
 from __future__ import annotations
@@ -112,16 +113,24 @@ def run_name(network: str, sensor: str, fold: str, seed: int) -> str:
 
 
 def train_row(network: str, sensor: str, mode: str, overrides: dict, store: Path, runs: Path, fold: str,
-              sensors: tuple[str, ...], seed: int, threads: int | None, device: str = "cpu") -> dict:
-    """Train one network with the preset on protocol `fold` and return its final test figures on head `sensor`."""
+              sensors: tuple[str, ...], seed: int, threads: int | None, device: str = "cpu") -> list[dict]:
+    """Train one network with the preset on protocol `fold` and return its final test figures on head
+    `sensor`; a fused network's own per-sensor heads follow as rows `<network>/heads` (heads_of)."""
     on = {"modalities": sensors} if sensor == FUSED else {"modalities": (sensor,), "student_modality": sensor}
     options = resolve_options(DATASET, mode, preset=PRESET, store=store, runs_dir=runs, protocol=fold,
                               name=run_name(network, sensor, fold, seed), seed=seed, device=device,
                               threads=threads, progress=False, baseline=False, overwrite=True, **on, **overrides)
     run_training(options)
     test = json.loads((options.run_dir / overrides["stage"] / "results.json").read_text())["final"]["test"]
-    return {"network": network, "sensor": sensor, "fold": fold, "seed": seed, "accuracy": test[sensor]["accuracy"],
-            "macro_f1": test[sensor]["macro_f1"]}
+    heads = [(network, sensor)] + ([(heads_of(network), m) for m in sensors] if sensor == FUSED else [])
+    return [{"network": name, "sensor": head, "fold": fold, "seed": seed, "accuracy": test[head]["accuracy"],
+             "macro_f1": test[head]["macro_f1"]} for name, head in heads]
+
+
+def heads_of(network: str) -> str:
+    """The row name of a fused network's per-sensor heads: each sensor's network trained inside the
+    fused one (its own classifier after the fusion), so the fusion is also compared with its own best head."""
+    return f"{network}/heads"
 
 
 def ensemble_row(network: str, sensor: str, stage: str, runs: Path, fold: str, seeds: range, device: str) -> dict:
@@ -213,7 +222,8 @@ def paired_lines(rows: list[dict], reference_of) -> list[str]:
 
 def best_single_lines(rows: list[dict]) -> list[str]:
     """Each fused network against, per fold and seed, the best of its kind's single-sensor rows
-    (SINGLE_OF_FUSED; the target the issue sets SPAMFM: a fusion at least as good as its best sensor)."""
+    (SINGLE_OF_FUSED; the target the issue sets SPAMFM: a fusion at least as good as its best sensor),
+    and against the best of its own per-sensor heads (heads_of) where the job recorded them."""
     single: dict[tuple[str, str, int], float] = {}
     for r in rows:
         if r["sensor"] != FUSED:
@@ -222,13 +232,14 @@ def best_single_lines(rows: list[dict]) -> list[str]:
     lines = []
     for network in dict.fromkeys(r["network"] for r in rows if r["sensor"] == FUSED):
         base, _, variant = network.partition(":")
-        kind = SINGLE_OF_FUSED.get(base, base) + (f":{variant}" if variant else "")
-        pairs = [(r["accuracy"], single[(kind, r["fold"], r["seed"])]) for r in rows
-                 if r["network"] == network and r["sensor"] == FUSED and (kind, r["fold"], r["seed"]) in single]
-        if pairs:
-            gain = paired_gain([a for a, _ in pairs], [b for _, b in pairs])
-            lines.append(f"- `{network}` (fused) against the best `{kind}` sensor: {format_gain(gain, 'fold and seed')}; "
-                         f"at or above it in {sum(a >= b for a, b in pairs)} of {len(pairs)}")
+        for kind in (SINGLE_OF_FUSED.get(base, base) + (f":{variant}" if variant else ""), heads_of(network)):
+            pairs = [(r["accuracy"], single[(kind, r["fold"], r["seed"])]) for r in rows
+                     if r["network"] == network and r["sensor"] == FUSED and (kind, r["fold"], r["seed"]) in single]
+            if pairs:
+                gain = paired_gain([a for a, _ in pairs], [b for _, b in pairs])
+                lines.append(f"- `{network}` (fused) against the best `{kind}` sensor: "
+                             f"{format_gain(gain, 'fold and seed')}; at or above it in {sum(a >= b for a, b in pairs)} "
+                             f"of {len(pairs)}")
     return lines
 
 
@@ -254,7 +265,8 @@ def results_page(report: dict, json_name: str) -> str:
              "", f"Written by `bench/real_sensors.py --page` from `{json_name}` ({len(folds)} folds: "
              f"{', '.join(folds)}; seeds {seeds}). Test accuracy / macro-F1 in %, mean +- std over folds and seeds "
              "(n); every network trained with the dataset's `cpu` preset, a `name:variant` row with that "
-             "variant's options on top. Jobs:", ""]
+             "variant's options on top, a `name/heads` row the per-sensor heads of the fused network `name` "
+             "(each sensor's network trained inside it). Jobs:", ""]
     lines += [f"- `{job['command']}` (commit {str(job['commit'])[:8]}, {job['date']}, "
               f"{(job['seconds'] or 0) / 60:.0f} min)" for job in report["jobs"]]
     lines += ["", markdown(rows), "", "## Against the random forest (paired: same fold and seed)", ""]
@@ -376,9 +388,9 @@ def main() -> None:
     rows = [r for fold in folds for seed in seeds for r in forest_rows(store, fold, sensors, seed, fused)]
     args.json.parent.mkdir(parents=True, exist_ok=True)
 
-    def keep(row: dict, label: str) -> None:
-        rows.append(row)
-        print(f"{label}: {100 * row['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
+    def keep(new: list[dict], label: str) -> None:
+        rows.extend(new)
+        print(f"{label}: {100 * new[0]['accuracy']:.1f}% ({time.perf_counter() - start:.0f} s)", flush=True)
         write_report(args.json, protocol, folds, rows, time.perf_counter() - start)
 
     trained = itertools.count(1)
@@ -390,7 +402,7 @@ def main() -> None:
                      f"[{next(trained)}/{len(todo) * len(folds) * len(seeds)}] {network} on {sensor}, {fold} seed {seed}")
         for network, sensor, _, overrides in todo if args.ensemble else ():
             row = ensemble_row(network, sensor, overrides["stage"], work / "runs", fold, seeds, args.device)
-            keep(row, f"{row['network']} on {sensor}, {fold}")
+            keep([row], f"{row['network']} on {sensor}, {fold}")
     seconds = time.perf_counter() - start
     write_report(args.json, protocol, folds, rows, seconds)
     print(f"\nBerkeley-MHAD protocol {protocol} ({len(folds)} folds), seeds {list(seeds)}, {seconds / 60:.1f} min\n")

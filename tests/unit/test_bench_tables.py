@@ -111,6 +111,11 @@ def test_the_page_sets_each_fused_network_beside_the_best_single_sensor_of_its_k
     assert lines[0].startswith("- `raw_teachers_spamfm:logdyn` (fused) against the best `raw_encoder:logdyn` sensor: "
                                "-1.5 points") and lines[0].endswith("at or above it in 1 of 2")
     assert lines[1].startswith("- `teachers_fused` (fused) against the best `vgg16bn_teacher` sensor: -10.0 points")
+    heads = [_row("teachers_fused:log", "fused", "loso-1", 0.9), _row("teachers_fused:log/heads", "acc_h01", "loso-1", 0.8),
+             _row("teachers_fused:log/heads", "acc_h02", "loso-1", 0.95)]
+    assert real_sensors.best_single_lines(heads) == [
+        "- `teachers_fused:log` (fused) against the best `teachers_fused:log/heads` sensor: -5.0 points, one fold "
+        "and seed: no interval (per fold and seed -5.0); at or above it in 0 of 1"]
 
 
 def test_the_spamfm_page_sets_each_fusion_beside_the_best_single_sensor(tmp_path, bench_script):
