@@ -94,7 +94,8 @@ def test_the_page_pairs_each_network_with_the_forest_and_the_papers(real_sensors
     assert "`resnet18_gaf` on acc_h01: +2.5 points" in page and "at or above `random_forest` in 1 of 2" in page
     assert "`resnet18_gaf:big` on acc_h01: +10.0 points, one fold and seed" in page  # paired with its plain row
     assert "`resnet18_gaf:big:ens3` on acc_h01: +5.0 points, one fold and seed" in page  # ... an ensemble with its run
-    assert "VSKD Table 2, ResNet18 on GAF, acc_h01: paper 89.1, ours 77.5 (n=2): -11.6 points" in page
+    assert "VSKD Table 2, ResNet18 on GAF, acc_h01: paper 89.1, `resnet18_gaf` 77.5 (n=2): -11.6 points" in page
+    assert "VSKD Table 2, ResNet18 on GAF, acc_h01: paper 89.1, `resnet18_gaf:big` 90.0 (n=1): +0.9 points" in page
     assert page.count("`python bench/real_sensors.py --protocol loso`") == 2
     paths[1].write_text(json.dumps({"protocol": "dev", "rows": []}))
     with pytest.raises(SystemExit, match="different protocols"):
