@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from pipeline import store as zstore
+from pipeline.gaf import gaf_images
 from pipeline.prepare import PrepareError, PrepareOptions, prepare
 from pipeline.store import StoreLock
 from pipeline.synthetic import write_dataset
@@ -198,6 +199,15 @@ def test_berkeley_accelerometer_only_tree(trees, tmp_path):
     store = zstore.open_store(tmp_path / "synthetic-berkeley-mhad.zarr")
     assert store.modalities == ["acc_h01", "acc_h02"] and not store.has_video
     assert store.num_takes == trees["berkeley-mhad"].n_takes
+
+
+def test_log_scaling_stores_the_images_of_the_stored_streams_within_the_sensor_range(trees, tmp_path):
+    result = prepare(options("synthetic-utd-mhad", trees["utd-mhad"].root, tmp_path, modalities=("acc",), gaf_size=32,
+                             scaling="log"))
+    store = zstore.open_store(result.store_path)
+    ranges = store.attrs["config"]["sensor_ranges"]["acc"]
+    expected = gaf_images(store.signal("acc").astype(np.float64), 32, "summation", "log", ranges)
+    np.testing.assert_allclose(store.gaf("acc").astype(np.float32), expected, atol=2e-3)
 
 
 def test_other_settings_refused_and_force_rebuilds(trees, tmp_path):
