@@ -349,6 +349,7 @@ def store_suffix(config: dict) -> str:
 
 
 def reads_gaf(options: dict) -> bool:
+    """Whether the network of these options reads the store's GAF images (not a stream)."""
     return not sensor_encoder(options.get("sensor_encoder", "gaf")).reads_stream
 
 
