@@ -66,7 +66,7 @@ from pipeline.gaf import SCALINGS  # noqa: E402
 from pipeline.prepare import PrepareOptions, prepare  # noqa: E402
 from training.engine.metrics import score  # noqa: E402
 from training.models.encoders import sensor_encoder  # noqa: E402
-from training.options import parse_variant  # noqa: E402
+from training.options import RunOptions, parse_variant  # noqa: E402
 from training.run.baseline import run_baseline  # noqa: E402
 from training.run.config import resolve_options  # noqa: E402
 from training.run.evaluate import evaluate_run  # noqa: E402
@@ -79,7 +79,7 @@ PRESET = "cpu"
 GAF_SIZE = 32
 # GAF rows are named after their images relative to 32 px GASF of the range-scaled series (store_suffix),
 # the bench's first images; it now prepares "log" images, chosen on loso (docs/results/README.md): the
-# ResNet18 gained 13-17 points on the hip and ankles over "range", on 7 of 7 folds each
+# ResNet18 gained 10.7-18.2 points on the hips and ankles over "range", ahead on 6-7 of 7 folds each
 NAMING_SCALING = "range"
 SCALING = "log"
 FUSED = "fused"
@@ -350,7 +350,7 @@ def store_suffix(config: dict) -> str:
 
 def reads_gaf(options: dict) -> bool:
     """Whether the network of these options reads the store's GAF images (not a stream)."""
-    return not sensor_encoder(options.get("sensor_encoder", "gaf")).reads_stream
+    return not sensor_encoder(options.get("sensor_encoder", RunOptions.sensor_encoder)).reads_stream
 
 
 def jobs(sensors: tuple[str, ...], networks: set[str] | None, variants: dict[str, dict] | None = None,

@@ -28,9 +28,6 @@ from .output import NetOutput, staged_forward
 from .vgg import semantic_head
 
 RAW_WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
-# LogDynamics' eps in grid units (the grid maps a sensor's range [-r, r] to [-1, 1]): 0.005 g for r = 2 g,
-# the eps of the GAF images' "log" scaling
-LOG_DYNAMICS_EPS = LOG_SCALE_EPS
 RAW_BLOCKS: tuple[str, ...] = ("block1", "block2", "block3", "block4")
 
 
@@ -64,7 +61,7 @@ class LogDynamics(nn.Module):
     the gravity level (the sensor's orientation).
     """
 
-    def __init__(self, eps: float = LOG_DYNAMICS_EPS) -> None:
+    def __init__(self, eps: float = LOG_SCALE_EPS) -> None:
         super().__init__()
         self.eps = eps
 
